@@ -1,0 +1,194 @@
+/**
+ * The narrow board interface.
+ *
+ * Suites see hardware only through these types, so the same suite runs unchanged on a real board (serial port +
+ * flash tool) and on an emulated one. Only what suites and the runner actually use is declared here; every
+ * adapter (emulated, real) must pass the one conformance suite in `runners/agent/test/board-conformance.ts`.
+ */
+
+/** A clock shared by every board a job uses. Emulated labs run it in virtual time, real labs in wall time. */
+export type Clock = {
+  /** Milliseconds since an arbitrary origin, on this clock. */
+  now(): number;
+  /**
+   * Resolves after `ms` milliseconds of this clock have passed. On an emulated lab this drives the simulation,
+   * so it usually returns far sooner in wall time. Rejects with the signal's reason when aborted.
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+};
+
+/** Kinds of firmware a board can be flashed with. */
+export type FirmwareKind = "kernel" | "tbf" | "tab";
+
+/** One verified image handed to `Board.flash`. The runner has already checked `sha256` against the bytes. */
+export type FirmwareImage = {
+  /** Logical name, e.g. `nrf52840dk` for a kernel or `radio_rx` for an app; used in error messages. */
+  name: string;
+  kind: FirmwareKind;
+  sha256: string;
+  bytes: Uint8Array;
+};
+
+/** Why a flash failed. Every one of these is an infrastructure error, never a test failure. */
+export type FlashFailureCode =
+  | "invalid_image" // the image is malformed (bad TBF header, checksum, truncated, wrong format)
+  | "wrong_board" // the image is built for another board or architecture
+  | "tool_missing" // the flash tool is not installed
+  | "probe_not_found" // the debug probe / board is not connected
+  | "timeout" // the flash tool did not finish in time
+  | "verify_failed" // read-back after write did not match
+  | "cancelled"; // the job was cancelled while flashing
+
+/** Thrown by `Board.flash`. The message names the image and says what is wrong with it. */
+export class FlashError extends Error {
+  readonly code: FlashFailureCode;
+  readonly image: string | undefined;
+  constructor(code: FlashFailureCode, message: string, image?: string) {
+    super(message);
+    this.name = "FlashError";
+    this.code = code;
+    this.image = image;
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+/** What a successful flash did, recorded with the attempt. */
+export type FlashReport = {
+  /** Images written, in order, with where they landed. */
+  written: { name: string; sha256: string; address: number; size: number }[];
+  /** Tool output worth keeping (e.g. tockloader's log); empty for the emulator. */
+  log: string;
+};
+
+/** Serial console of a board. Bytes, not lines: suites decide how to split. */
+export type SerialConsole = {
+  /**
+   * Subscribes to bytes as the board emits them; `atMs` is the time on the lab clock when the chunk arrived.
+   * Returns an unsubscribe function.
+   */
+  onData(listener: (chunk: Uint8Array, atMs: number) => void): () => void;
+  /** Writes to the board (e.g. process console commands). */
+  write(data: Uint8Array | string): Promise<void>;
+};
+
+/** One physical or emulated board. */
+export type Board = {
+  /** Stable name in the lab, e.g. `nrf-1`. */
+  readonly name: string;
+  /** Board type, e.g. `nrf52840dk`. */
+  readonly type: string;
+  readonly serial: SerialConsole;
+  /**
+   * Erases the board and writes the kernel and apps. The board stays halted until `reset`.
+   * Throws `FlashError` on any failure.
+   */
+  flash(images: FirmwareImage[], signal?: AbortSignal): Promise<FlashReport>;
+  /** Hardware reset: the board restarts from what is in flash and prints its boot output. */
+  reset(): Promise<void>;
+  /** Stops the board (radio off, no output) until the next reset. */
+  halt(): Promise<void>;
+};
+
+/** A set of boards that share one clock (and, for emulation, one radio medium). */
+export type Lab = {
+  readonly clock: Clock;
+  readonly boards: readonly Board[];
+  /**
+   * Starts a session for one job attempt: applies the seed and faults, so the same seed and firmware produce the
+   * same serial output. Real labs ignore what they cannot apply and say so in the returned notes.
+   */
+  beginSession(options: SessionOptions): Promise<{ notes: string[] }>;
+  /** Ends the session; halts the boards it used. */
+  endSession(): Promise<void>;
+  close(): Promise<void>;
+};
+
+/**
+ * Faults a session can inject. Emulated labs model them; real labs can only apply some (e.g. none of the
+ * radio faults without an attenuator).
+ */
+export type Faults = {
+  /** Probability (0..1) that a frame on the 802.15.4 medium is lost for each receiver. */
+  loss?: number | undefined;
+  /** Probability (0..1) that a received frame has a flipped bit (it then fails the FCS check and is dropped). */
+  corruption?: number | undefined;
+};
+
+export type SessionOptions = {
+  seed: number;
+  faults?: Faults | undefined;
+};
+
+/** Status of one test case, as reported by a suite. */
+export type TestStatus = "pass" | "fail" | "error" | "skip" | "not_run";
+
+/** A range of a board's serial log (byte offsets, end exclusive) that a verdict was judged on. */
+export type LogSpan = { role: string; start: number; end: number };
+
+/** Outcome of one test case. */
+export type TestOutcome = {
+  status: TestStatus;
+  /** Human-readable reason; always set for anything but `pass`. */
+  message?: string | undefined;
+  /** Numbers the verdict was based on (counts, ratios, thresholds). */
+  measurements?: Record<string, number | string | boolean> | undefined;
+  /** The serial output the verdict was judged on. */
+  logSpan?: LogSpan | undefined;
+};
+
+/** The recorded serial log of one board during a test: offsets index into the attempt's log for that role. */
+export type ConsoleLog = {
+  /** Current length of the log in bytes. */
+  offset(): number;
+  /** Text received since `from` (an earlier `offset()`), decoded as UTF-8. */
+  textSince(from: number): string;
+};
+
+/** What a test case gets to work with. */
+export type TestContext = {
+  /** Boards by role name, as the job allocated them (e.g. `tx`, `rx`). */
+  boards: Readonly<Record<string, Board>>;
+  /** Recorded serial logs by role. */
+  consoles: Readonly<Record<string, ConsoleLog>>;
+  clock: Clock;
+  signal: AbortSignal;
+  /** Progress lines for the runner's log (not the board's serial log). */
+  log(message: string): void;
+};
+
+/** A role a suite needs, e.g. `{ name: "rx", boardType: "nrf52840dk" }`. */
+export type RoleRequirement = {
+  name: string;
+  boardType: string;
+  /** Images to flash on this role's board, by logical firmware name (e.g. `nrf52840dk`, `radio_rx`). */
+  firmware: string[];
+};
+
+/** Static description of a test case (no code), safe to import from the API. */
+export type TestManifest = {
+  name: string;
+  description: string;
+  /** Roles this test uses; a subset of the suite's roles. */
+  roles: string[];
+};
+
+/** Static description of a suite (no code), safe to import from the API. */
+export type SuiteManifest = {
+  name: string;
+  description: string;
+  roles: RoleRequirement[];
+  tests: TestManifest[];
+  /** Upper bound on the whole suite's wall time, for the job timeout. */
+  timeoutMs: number;
+};
+
+/** One executable test case. */
+export type TestCase = TestManifest & {
+  run(ctx: TestContext): Promise<TestOutcome>;
+};
+
+/** A suite: its manifest plus executable test cases. */
+export type Suite = {
+  manifest: SuiteManifest;
+  tests: TestCase[];
+};
