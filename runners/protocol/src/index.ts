@@ -55,12 +55,7 @@ const Name = z
 /** Faults to inject into an emulated lab. Unknown keys are rejected so a typo never silently does nothing. */
 export const Faults = z
   .object({
-    loss: z
-      .number()
-      .min(0)
-      .max(1)
-      .optional()
-      .describe("Probability (0..1) that an 802.15.4 frame is lost at each receiver"),
+    loss: z.number().min(0).max(1).optional().describe("Probability (0..1) that an 802.15.4 frame is lost at each receiver"),
     corruption: z
       .number()
       .min(0)
@@ -233,9 +228,7 @@ export const SyncBoardsResponse = z.object({
 });
 export type SyncBoardsResponse = z.infer<typeof SyncBoardsResponse>;
 
-export const HeartbeatBody = z
-  .object({ attemptId: z.string().nullable().describe("Attempt the runner is working on, if any") })
-  .strict();
+export const HeartbeatBody = z.object({ attemptId: z.string().nullable().describe("Attempt the runner is working on, if any") }).strict();
 export type HeartbeatBody = z.infer<typeof HeartbeatBody>;
 
 export const HeartbeatResponse = z.object({

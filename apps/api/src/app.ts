@@ -1,0 +1,100 @@
+/**
+ * The API as a Fastify plugin. It never listens: server.ts owns the process (listen, signals, shutdown) and tests
+ * build it directly and use inject(). Plugin order: external plugins, then our decorators, then routes.
+ */
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import type { FastifyError, FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import type { PrismaClient } from "./db.ts";
+import type { Env } from "./env.ts";
+import { AppError, ErrorCode } from "./errors.ts";
+import type { Orchestrator } from "./jobs/orchestrator.ts";
+import { authPlugin } from "./plugins/auth.ts";
+import { adminRoutes } from "./routes/admin.ts";
+import { artifactRoutes } from "./routes/artifacts.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { inventoryRoutes } from "./routes/inventory.ts";
+import { runRoutes } from "./routes/runs.ts";
+import { runnerRoutes } from "./routes/runner.ts";
+import type { WorkSignal } from "./work-signal.ts";
+
+export type AppDeps = {
+  env: Env;
+  prisma: PrismaClient;
+  orchestrator: Orchestrator;
+  workSignal: WorkSignal;
+};
+
+declare module "fastify" {
+  interface FastifyInstance {
+    deps: AppDeps;
+  }
+}
+
+async function app(fastify: FastifyInstance, deps: AppDeps) {
+  fastify.setValidatorCompiler(validatorCompiler);
+  fastify.setSerializerCompiler(serializerCompiler);
+  fastify.decorate("deps", deps);
+
+  await fastify.register(swagger, {
+    openapi: {
+      info: {
+        title: "Tock HIL orchestrator API",
+        description: "Runs, results, runners and boards of the Tock hardware-in-the-loop lab, and the runner protocol.",
+        version: "1",
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: "http", scheme: "bearer", description: "API token (hil_admin_/hil_api_) or runner token (hil_runner_)" },
+        },
+      },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await fastify.register(swaggerUi, { routePrefix: "/docs" });
+
+  fastify.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const where = err.validationContext ?? "request";
+      const problems = err.validation.map((v) => `${where}${v.instancePath ? v.instancePath.replaceAll("/", ".") : ""}: ${v.message}`);
+      return reply.status(400).send({ error: { code: ErrorCode.VALIDATION, message: problems.join("; "), details: err.validation } });
+    }
+    if (err instanceof AppError) {
+      if (err.statusCode >= 500) request.log.error({ err }, "request failed");
+      return reply
+        .status(err.statusCode)
+        .send({ error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } });
+    }
+    const status = err.statusCode ?? 500;
+    if (status < 500) {
+      // Fastify's own 4xx (malformed JSON, body too large, wrong content type) carry useful messages.
+      const code =
+        status === 413
+          ? ErrorCode.PAYLOAD_TOO_LARGE
+          : status === 415 || status === 400
+            ? ErrorCode.VALIDATION
+            : (err.code ?? "BAD_REQUEST");
+      return reply.status(status).send({ error: { code, message: err.message } });
+    }
+    request.log.error({ err, req: { method: request.method, url: request.url } }, "unhandled error");
+    return reply.status(500).send({ error: { code: "INTERNAL", message: "internal server error; the server log has the details" } });
+  });
+  fastify.setNotFoundHandler((request, reply) =>
+    reply
+      .status(404)
+      .send({ error: { code: ErrorCode.NOT_FOUND, message: `no route ${request.method} ${request.url}; see /docs for the API` } }),
+  );
+
+  await fastify.register(authPlugin);
+  await fastify.register(healthRoutes);
+  await fastify.register(runRoutes, { prefix: "/api/v1" });
+  await fastify.register(inventoryRoutes, { prefix: "/api/v1" });
+  await fastify.register(artifactRoutes, { prefix: "/api/v1" });
+  await fastify.register(adminRoutes, { prefix: "/api/v1" });
+  await fastify.register(runnerRoutes, { prefix: "/api/v1/runner" });
+}
+
+export default fp(app, { name: "tock-hil-api", fastify: "5.x" });

@@ -1,0 +1,17 @@
+/**
+ * The Prisma client, built once per process with the pg driver adapter. Services take a `Db` parameter so callers
+ * can pass either the client or an interactive transaction.
+ */
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaClient } from "./generated/prisma/client.ts";
+import type { Prisma } from "./generated/prisma/client.ts";
+
+export type { Prisma };
+export { PrismaClient };
+
+/** A client or a transaction: what every service function accepts. */
+export type Db = PrismaClient | Prisma.TransactionClient;
+
+export function createPrisma(databaseUrl: string, poolSize = 10): PrismaClient {
+  return new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl, max: poolSize }) });
+}

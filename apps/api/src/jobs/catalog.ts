@@ -1,0 +1,29 @@
+/**
+ * The one catalog of background jobs. Each entry: a dotted id, a zod payload schema (validated when enqueued and
+ * again when dequeued) and its BullMQ options. Handlers live in handlers.ts. Job data never holds secrets.
+ */
+import { z } from "zod";
+import type { JobsOptions } from "bullmq";
+
+export const ORCHESTRATOR_QUEUE = "orchestrator";
+
+export const jobCatalog = {
+  /** Creates a run's jobs from its plan; idempotent, keyed by run id. */
+  "hil.run.expand": {
+    payload: z.object({ runId: z.string().uuid() }),
+    options: { attempts: 5, backoff: { type: "exponential", delay: 200 } } satisfies JobsOptions,
+  },
+  /** Fires when an attempt's time is up; ends it as `timeout` if it is still running. */
+  "hil.attempt.timeout": {
+    payload: z.object({ attemptId: z.string().uuid(), timeoutMs: z.number().int().positive() }),
+    options: { attempts: 3, backoff: { type: "fixed", delay: 1000 } } satisfies JobsOptions,
+  },
+  /** Periodic: ends attempts of runners that stopped heartbeating. */
+  "hil.runners.reap": {
+    payload: z.object({}),
+    options: { attempts: 1 } satisfies JobsOptions,
+  },
+} as const;
+
+export type JobName = keyof typeof jobCatalog;
+export type JobPayload<N extends JobName> = z.infer<(typeof jobCatalog)[N]["payload"]>;

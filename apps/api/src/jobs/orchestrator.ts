@@ -1,0 +1,125 @@
+/**
+ * BullMQ side of the API: one queue for orchestration work, one worker processing it, and a job scheduler for the
+ * periodic runner reaper. Postgres stays the source of truth: every handler re-reads state and is idempotent, so a
+ * redelivered or duplicated job does no harm.
+ */
+import { Queue, Worker } from "bullmq";
+import type { Job } from "bullmq";
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { PrismaClient } from "../db.ts";
+import { expandRun, runsAwaitingExpansion } from "../services/runs.ts";
+import { reapLostRunners, timeOutAttempt } from "../services/runner-protocol.ts";
+import type { WorkSignal } from "../work-signal.ts";
+import { jobCatalog, ORCHESTRATOR_QUEUE } from "./catalog.ts";
+import type { JobName, JobPayload } from "./catalog.ts";
+
+export type OrchestratorOptions = {
+  prisma: PrismaClient;
+  redisUrl: string;
+  prefix: string;
+  logger: Logger;
+  workSignal: WorkSignal;
+  maxAttempts: number;
+  heartbeatIntervalMs: number;
+  runnerTimeoutMs: number;
+};
+
+export type Orchestrator = {
+  enqueue<N extends JobName>(name: N, payload: JobPayload<N>, options?: { delay?: number; jobId?: string }): Promise<void>;
+  /** Re-enqueues work Redis may have lost (e.g. after a Redis restart): runs still waiting for expansion. */
+  reconcile(): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+};
+
+export async function createOrchestrator(options: OrchestratorOptions): Promise<Orchestrator> {
+  const { prisma, logger, workSignal } = options;
+  // Producer connection fails fast instead of queueing commands while Redis is down (BullMQ production guide);
+  // the worker's connection must retry forever (maxRetriesPerRequest: null).
+  const producer = new Redis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const consumer = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  producer.on("error", (err) => logger.warn({ err }, "redis (producer) error"));
+  consumer.on("error", (err) => logger.warn({ err }, "redis (worker) error"));
+  await new Promise<void>((resolve, reject) => {
+    if (producer.status === "ready") return resolve();
+    producer.once("ready", () => resolve());
+    producer.once("error", reject);
+  });
+
+  const queue = new Queue(ORCHESTRATOR_QUEUE, {
+    connection: producer,
+    prefix: options.prefix,
+    defaultJobOptions: { removeOnComplete: { count: 1000 }, removeOnFail: { count: 5000 } },
+  });
+
+  const handlers: { [N in JobName]: (payload: JobPayload<N>) => Promise<void> } = {
+    "hil.run.expand": async ({ runId }) => {
+      const created = await prisma.$transaction((tx) => expandRun(tx, runId, options.maxAttempts));
+      if (created > 0) {
+        logger.info({ runId, jobs: created }, "run expanded into jobs");
+        workSignal.notify();
+      }
+    },
+    "hil.attempt.timeout": async ({ attemptId, timeoutMs }) => {
+      const status = await timeOutAttempt(prisma, attemptId, timeoutMs);
+      if (status) {
+        logger.warn({ attemptId, timeoutMs, jobStatus: status }, "attempt timed out");
+        workSignal.notify();
+      }
+    },
+    "hil.runners.reap": async () => {
+      const ended = await reapLostRunners(prisma, options.runnerTimeoutMs);
+      if (ended.length > 0) {
+        logger.warn({ attempts: ended }, "ended attempts of lost runners");
+        workSignal.notify();
+      }
+    },
+  };
+
+  const worker = new Worker(
+    ORCHESTRATOR_QUEUE,
+    async (job: Job) => {
+      const name = job.name as JobName;
+      const entry = jobCatalog[name];
+      if (!entry) throw new Error(`unknown job ${job.name}`);
+      const payload = entry.payload.parse(job.data);
+      await (handlers[name] as (p: typeof payload) => Promise<void>)(payload);
+    },
+    { connection: consumer, prefix: options.prefix, concurrency: 8 },
+  );
+  worker.on("error", (err) => logger.error({ err }, "orchestrator worker error"));
+  worker.on("failed", (job, err) => logger.error({ err, job: job?.name, jobId: job?.id }, "orchestrator job failed"));
+
+  await queue.upsertJobScheduler(
+    "hil.runners.reap",
+    { every: Math.max(500, Math.min(options.heartbeatIntervalMs, options.runnerTimeoutMs / 2)) },
+    { name: "hil.runners.reap", data: {}, opts: jobCatalog["hil.runners.reap"].options },
+  );
+
+  const orchestrator: Orchestrator = {
+    async enqueue(name, payload, opts = {}) {
+      const entry = jobCatalog[name];
+      await queue.add(name, entry.payload.parse(payload), {
+        ...entry.options,
+        ...(opts.delay !== undefined ? { delay: opts.delay } : {}),
+        ...(opts.jobId !== undefined ? { jobId: opts.jobId } : {}),
+      });
+    },
+    async reconcile() {
+      for (const runId of await runsAwaitingExpansion(prisma)) {
+        await orchestrator.enqueue("hil.run.expand", { runId }, { jobId: `expand-${runId}` });
+      }
+    },
+    async ping() {
+      await producer.ping();
+    },
+    async close() {
+      await worker.close();
+      await queue.close();
+      producer.disconnect();
+      consumer.disconnect();
+    },
+  };
+  return orchestrator;
+}

@@ -1,0 +1,176 @@
+import {
+  ErrorBody,
+  FinishAttemptBody,
+  FinishAttemptResponse,
+  HeartbeatBody,
+  HeartbeatResponse,
+  LeaseBody,
+  LeaseResponse,
+  LogChunkBody,
+  LogChunkResponse,
+  RegisterRunnerBody,
+  RegisterRunnerResponse,
+  SubmitResultsBody,
+  SubmitResultsResponse,
+  SyncBoardsBody,
+  SyncBoardsResponse,
+} from "@tock-hil/protocol";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { runnerOf } from "../plugins/auth.ts";
+import { openArtifact } from "../services/artifacts.ts";
+import {
+  allocate,
+  appendLogChunk,
+  endOrphanedAttempts,
+  finishAttempt,
+  heartbeat,
+  registerRunner,
+  submitResults,
+  syncBoards,
+} from "../services/runner-protocol.ts";
+
+const AttemptParams = z.object({ id: z.uuid({ message: "attempt id must be a UUID" }) });
+const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+
+/** The runner protocol. Runners never touch Postgres or Redis; this is their only door. */
+export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
+  const { prisma, env, workSignal, orchestrator } = fastify.deps;
+
+  fastify.post(
+    "/register",
+    { schema: { tags: ["runner"], security: [], body: RegisterRunnerBody, response: { 201: RegisterRunnerResponse, ...errors } } },
+    async (request, reply) => {
+      const { runnerId, token } = await registerRunner(prisma, request.body);
+      request.log.info({ runnerId, runner: request.body.name }, "runner registered");
+      return reply.status(201).send({ runnerId, token, heartbeatIntervalMs: env.HIL_HEARTBEAT_INTERVAL_MS });
+    },
+  );
+
+  fastify.put(
+    "/boards",
+    {
+      preHandler: fastify.requireRunner,
+      schema: { tags: ["runner"], body: SyncBoardsBody, response: { 200: SyncBoardsResponse, ...errors } },
+    },
+    async (request) => {
+      const runner = runnerOf(request);
+      const result = await syncBoards(prisma, runner.runnerId, request.body.boards);
+      // A runner announcing its inventory has just (re)started: whatever the API thinks it was running is gone.
+      await endOrphanedAttempts(prisma, result.orphanedAttempts, runner.name);
+      workSignal.notify();
+      return { ...result, heartbeatIntervalMs: env.HIL_HEARTBEAT_INTERVAL_MS };
+    },
+  );
+
+  fastify.post(
+    "/heartbeat",
+    {
+      preHandler: fastify.requireRunner,
+      schema: { tags: ["runner"], body: HeartbeatBody, response: { 200: HeartbeatResponse, ...errors } },
+    },
+    async (request) => heartbeat(prisma, runnerOf(request).runnerId, request.body.attemptId),
+  );
+
+  fastify.post(
+    "/lease",
+    {
+      preHandler: fastify.requireRunner,
+      schema: {
+        tags: ["runner"],
+        summary: "Long-poll for the next job this runner's free boards can run",
+        body: LeaseBody.default({ waitMs: 10_000 }),
+        response: { 200: LeaseResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const runner = runnerOf(request);
+      const deadline = Date.now() + request.body.waitMs;
+      const aborted = new AbortController();
+      request.raw.on("close", () => aborted.abort());
+      for (;;) {
+        const lease = await allocate(prisma, runner.runnerId);
+        if (lease) {
+          request.log.info({ attemptId: lease.attemptId, jobId: lease.jobId, runId: lease.runId, runner: runner.name }, "job leased");
+          // Slack beyond the suite's own bound covers flashing and uploads; the watchdog is a backstop.
+          const timeoutMs = lease.timeoutMs + 60_000;
+          await orchestrator
+            .enqueue(
+              "hil.attempt.timeout",
+              { attemptId: lease.attemptId, timeoutMs },
+              { delay: timeoutMs, jobId: `timeout-${lease.attemptId}` },
+            )
+            .catch((err: unknown) => {
+              request.log.warn({ err, attemptId: lease.attemptId }, "could not schedule the attempt watchdog");
+            });
+          return { lease };
+        }
+        const left = deadline - Date.now();
+        if (left <= 0 || aborted.signal.aborted) return { lease: null };
+        // Poll at least every second as well: another API process may have freed boards or queued work.
+        await workSignal.wait(Math.min(left, 1000), aborted.signal);
+      }
+    },
+  );
+
+  fastify.get(
+    "/artifacts/:sha256",
+    {
+      preHandler: fastify.requireRunner,
+      schema: {
+        tags: ["runner"],
+        summary: "Download a firmware image by digest",
+        params: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+      },
+    },
+    async (request, reply) => {
+      const { artifact, stream } = await openArtifact(prisma, env.HIL_DATA_DIR, request.params.sha256);
+      return reply
+        .header("content-length", artifact.size)
+        .header("x-sha256", artifact.sha256)
+        .type("application/octet-stream")
+        .send(stream);
+    },
+  );
+
+  fastify.post(
+    "/attempts/:id/logs",
+    {
+      preHandler: fastify.requireRunner,
+      bodyLimit: 4 * 1024 * 1024,
+      schema: { tags: ["runner"], params: AttemptParams, body: LogChunkBody, response: { 200: LogChunkResponse, ...errors } },
+    },
+    async (request) =>
+      appendLogChunk(prisma, runnerOf(request).runnerId, request.params.id, {
+        role: request.body.role,
+        offset: request.body.offset,
+        data: Buffer.from(request.body.data, "base64"),
+      }),
+  );
+
+  fastify.post(
+    "/attempts/:id/results",
+    {
+      preHandler: fastify.requireRunner,
+      schema: { tags: ["runner"], params: AttemptParams, body: SubmitResultsBody, response: { 200: SubmitResultsResponse, ...errors } },
+    },
+    async (request) => submitResults(prisma, runnerOf(request).runnerId, request.params.id, request.body.results),
+  );
+
+  fastify.post(
+    "/attempts/:id/finish",
+    {
+      preHandler: fastify.requireRunner,
+      schema: { tags: ["runner"], params: AttemptParams, body: FinishAttemptBody, response: { 200: FinishAttemptResponse, ...errors } },
+    },
+    async (request) => {
+      const result = await finishAttempt(prisma, runnerOf(request).runnerId, request.params.id, request.body);
+      request.log.info(
+        { attemptId: request.params.id, status: request.body.status, reason: request.body.reason, jobStatus: result.jobStatus },
+        "attempt finished",
+      );
+      workSignal.notify();
+      return result;
+    },
+  );
+};

@@ -1,0 +1,82 @@
+import { CreateRunBody, ErrorBody, ResultList, Run, RunList, RunStatus } from "@tock-hil/protocol";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { getRun, getRunResults, insertRun, listRuns, planRun } from "../services/runs.ts";
+import { readLogRange } from "../services/runner-protocol.ts";
+
+const RunParams = z.object({ id: z.uuid({ message: "run id must be a UUID" }) });
+
+export const runRoutes: FastifyPluginAsyncZod = async (fastify) => {
+  const { prisma, orchestrator } = fastify.deps;
+
+  fastify.post(
+    "/runs",
+    {
+      preHandler: fastify.requireScope("trigger"),
+      schema: {
+        tags: ["runs"],
+        summary: "Trigger a run",
+        body: CreateRunBody.default({}),
+        response: { 201: Run, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 422: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const parameters = await planRun(prisma, body);
+      const run = await insertRun(prisma, { project: body.project, trigger: "api", ref: body.ref, seed: body.seed, parameters });
+      request.log.info({ runId: run.id, suites: parameters.suites }, "run queued");
+      // The run is durable now; if Redis is down, boot-time reconciliation expands it later.
+      await orchestrator.enqueue("hil.run.expand", { runId: run.id }, { jobId: `expand-${run.id}` }).catch((err: unknown) => {
+        request.log.warn({ err, runId: run.id }, "could not enqueue run expansion; it will be retried on reconcile");
+      });
+      return reply.status(201).send(await getRun(prisma, run.id));
+    },
+  );
+
+  fastify.get(
+    "/runs",
+    {
+      preHandler: fastify.requireRead,
+      schema: {
+        tags: ["runs"],
+        summary: "List runs, newest first",
+        querystring: z.object({
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+          cursor: z.string().optional(),
+          status: RunStatus.optional(),
+        }),
+        response: { 200: RunList, 400: ErrorBody },
+      },
+    },
+    async (request) => listRuns(prisma, request.query),
+  );
+
+  fastify.get(
+    "/runs/:id",
+    { preHandler: fastify.requireRead, schema: { tags: ["runs"], params: RunParams, response: { 200: Run, 404: ErrorBody } } },
+    async (request) => getRun(prisma, request.params.id),
+  );
+
+  fastify.get(
+    "/runs/:id/results",
+    { preHandler: fastify.requireRead, schema: { tags: ["runs"], params: RunParams, response: { 200: ResultList, 404: ErrorBody } } },
+    async (request) => ({ results: await getRunResults(prisma, request.params.id) }),
+  );
+
+  fastify.get(
+    "/attempts/:id/logs/:role",
+    {
+      preHandler: fastify.requireRead,
+      schema: {
+        tags: ["runs"],
+        summary: "Read a range of a board's serial log for one attempt (bytes [start, end))",
+        params: z.object({ id: z.uuid(), role: z.string().min(1) }),
+        querystring: z.object({ start: z.coerce.number().int().min(0).default(0), end: z.coerce.number().int().min(0).optional() }),
+      },
+    },
+    async (request, reply) => {
+      const bytes = await readLogRange(prisma, request.params.id, request.params.role, request.query.start, request.query.end);
+      return reply.type("text/plain; charset=utf-8").send(bytes);
+    },
+  );
+};

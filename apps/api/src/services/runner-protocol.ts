@@ -1,0 +1,385 @@
+/**
+ * The runner side of the API: registration, inventory, heartbeats, leasing (atomic board allocation), serial log
+ * chunks, results and finishing attempts. Runners reach Postgres only through these functions, over HTTP.
+ */
+import type { AttemptEndReason, FinishAttemptBody, JobStatus, Lease, RunnerBoard, SubmittedResult, TestStatus } from "@tock-hil/protocol";
+import type { Db, PrismaClient } from "../db.ts";
+import { AppError, ErrorCode, notFound } from "../errors.ts";
+import type { PlannedRole, RunParameters } from "./runs.ts";
+import { rollUpRun } from "./runs.ts";
+import { assertTransition } from "./states.ts";
+import { generateToken, hashToken } from "./tokens.ts";
+
+// Serialises allocation across API processes: two leases can never take the same board. Allocation is a few
+// indexed queries, so holding one transaction-scoped advisory lock costs little and rules out deadlocks.
+const ALLOCATOR_LOCK = 0x48494c01;
+
+export async function registerRunner(
+  db: PrismaClient,
+  input: { registrationToken: string; name: string; hostname?: string | undefined; version?: string | undefined },
+) {
+  const token = generateToken("runner");
+  return db.$transaction(async (tx) => {
+    const reg = await tx.registrationToken.findUnique({ where: { tokenHash: hashToken(input.registrationToken) } });
+    if (!reg) throw new AppError(ErrorCode.UNAUTHORIZED, "registration token is not valid; ask an admin for a new one");
+    if (reg.usedAt) throw new AppError(ErrorCode.UNAUTHORIZED, "registration token was already used; each token registers one runner");
+    if (reg.expiresAt < new Date())
+      throw new AppError(ErrorCode.UNAUTHORIZED, "registration token has expired; ask an admin for a new one");
+    const existing = await tx.runner.findUnique({ where: { name: input.name } });
+    if (existing) {
+      throw new AppError(ErrorCode.CONFLICT, `a runner named ${input.name} is already registered; pick another name`);
+    }
+    const runner = await tx.runner.create({
+      data: {
+        name: input.name,
+        hostname: input.hostname ?? null,
+        version: input.version ?? null,
+        tokenHash: hashToken(token),
+        lastSeenAt: new Date(),
+      },
+    });
+    await tx.registrationToken.update({ where: { id: reg.id }, data: { usedAt: new Date(), runnerId: runner.id } });
+    return { runnerId: runner.id, token };
+  });
+}
+
+/**
+ * Replaces the runner's inventory. Boards it no longer reports stay in the database (history refers to them) but
+ * are marked not present. A runner (re)starting has no attempt in flight, so attempts the API still believes it
+ * runs are returned and ended as runner_lost by the caller.
+ */
+export async function syncBoards(db: PrismaClient, runnerId: string, boards: RunnerBoard[]) {
+  const names = boards.map((b) => b.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new AppError(ErrorCode.VALIDATION, `board name ${dup} appears twice in the inventory; names must be unique per runner`);
+  const now = new Date();
+  const rows = await db.$transaction(async (tx) => {
+    await tx.board.updateMany({ where: { runnerId, name: { notIn: names } }, data: { present: false } });
+    const out = [];
+    for (const b of boards) {
+      out.push(
+        await tx.board.upsert({
+          where: { runnerId_name: { runnerId, name: b.name } },
+          update: { type: b.type, tags: b.tags, present: true, lastSeenAt: now },
+          create: { runnerId, name: b.name, type: b.type, tags: b.tags, lastSeenAt: now },
+        }),
+      );
+    }
+    await tx.runner.update({ where: { id: runnerId }, data: { lastSeenAt: now } });
+    return out;
+  });
+  const orphans = await db.attempt.findMany({ where: { runnerId, status: "running" }, select: { id: true } });
+  return {
+    boards: rows.map((b) => ({ id: b.id, name: b.name, type: b.type, health: b.health })),
+    orphanedAttempts: orphans.map((o) => o.id),
+  };
+}
+
+/** Records that the runner is alive; tells it to stop when its attempt is no longer running. */
+export async function heartbeat(db: Db, runnerId: string, attemptId: string | null): Promise<{ cancel: boolean }> {
+  const now = new Date();
+  await db.runner.update({ where: { id: runnerId }, data: { lastSeenAt: now } });
+  await db.board.updateMany({ where: { runnerId, present: true }, data: { lastSeenAt: now } });
+  if (!attemptId) return { cancel: false };
+  const attempt = await db.attempt.findUnique({ where: { id: attemptId }, select: { status: true, runnerId: true } });
+  return { cancel: !attempt || attempt.runnerId !== runnerId || attempt.status !== "running" };
+}
+
+/**
+ * Tries to give this runner the oldest queued job whose roles it can fill with its free, healthy boards, all at
+ * once (no partial allocation, so no hold-and-wait). Returns undefined when nothing fits.
+ */
+export async function allocate(db: PrismaClient, runnerId: string, options: { maxQueuedScan?: number } = {}): Promise<Lease | undefined> {
+  return db.$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${ALLOCATOR_LOCK})`;
+    const free = await tx.board.findMany({
+      where: { runnerId, present: true, health: "good", attempts: { none: { attempt: { status: "running" } } } },
+      orderBy: { name: "asc" },
+    });
+    if (free.length === 0) return undefined;
+    const queued = await tx.job.findMany({
+      where: { status: "queued", run: { status: { in: ["queued", "running"] } } },
+      orderBy: { createdAt: "asc" },
+      take: options.maxQueuedScan ?? 200,
+      include: { run: { select: { id: true, seed: true, parameters: true } }, _count: { select: { attempts: true } } },
+    });
+    for (const job of queued) {
+      const roles = job.roles as unknown as PlannedRole[];
+      const pool = [...free];
+      const assignment: { role: PlannedRole; board: (typeof free)[number] }[] = [];
+      for (const role of roles) {
+        const i = pool.findIndex((b) => b.type === role.boardType);
+        if (i < 0) break;
+        assignment.push({ role, board: pool.splice(i, 1)[0]! });
+      }
+      if (assignment.length !== roles.length) continue;
+
+      assertTransition("job", job.id, job.status, "running");
+      const attempt = await tx.attempt.create({
+        data: {
+          jobId: job.id,
+          number: job._count.attempts + 1,
+          runnerId,
+          boards: { create: assignment.map((a) => ({ role: a.role.role, boardId: a.board.id })) },
+        },
+      });
+      await tx.job.update({ where: { id: job.id }, data: { status: "running", startedAt: job.startedAt ?? new Date() } });
+      await rollUpRun(tx, job.runId);
+      const params = job.run.parameters as unknown as RunParameters;
+      return {
+        attemptId: attempt.id,
+        attemptNumber: attempt.number,
+        jobId: job.id,
+        runId: job.runId,
+        suite: job.suite,
+        tests: job.tests,
+        roles: assignment.map((a) => ({ role: a.role.role, board: a.board.name, firmware: a.role.firmware })),
+        seed: Number(job.run.seed),
+        faults: params.faults,
+        timeoutMs: job.timeoutMs,
+      } satisfies Lease;
+    }
+    return undefined;
+  });
+}
+
+async function runningAttemptOf(db: Db, runnerId: string, attemptId: string) {
+  const attempt = await db.attempt.findUnique({ where: { id: attemptId }, include: { job: true } });
+  if (!attempt || attempt.runnerId !== runnerId) throw notFound("attempt", attemptId);
+  if (attempt.status !== "running") {
+    throw new AppError(
+      ErrorCode.ATTEMPT_NOT_RUNNING,
+      `attempt ${attemptId} is ${attempt.status} (${attempt.endReason ?? "no reason"}); stop working on it`,
+    );
+  }
+  return attempt;
+}
+
+/**
+ * Appends a serial log chunk. Chunks must arrive in order: a chunk that was already stored (a retry) is accepted
+ * and ignored; one that would leave a gap is refused with the offset the server expects.
+ */
+export async function appendLogChunk(
+  db: PrismaClient,
+  runnerId: string,
+  attemptId: string,
+  chunk: { role: string; offset: number; data: Buffer },
+) {
+  return db.$transaction(async (tx) => {
+    const attempt = await tx.attempt.findUnique({ where: { id: attemptId }, include: { boards: true } });
+    if (!attempt || attempt.runnerId !== runnerId) throw notFound("attempt", attemptId);
+    const board = attempt.boards.find((b) => b.role === chunk.role);
+    if (!board) {
+      throw new AppError(
+        ErrorCode.VALIDATION,
+        `attempt ${attemptId} has no role ${chunk.role}; roles: ${attempt.boards.map((b) => b.role).join(", ")}`,
+      );
+    }
+    await tx.serialLog.upsert({
+      where: { attemptId_role: { attemptId, role: chunk.role } },
+      update: {},
+      create: { attemptId, role: chunk.role, boardId: board.boardId },
+    });
+    // Row lock: concurrent uploads for one log are serialised here.
+    const [log] = await tx.$queryRaw<{ id: string; size: number }[]>`
+      SELECT id, size FROM "SerialLog" WHERE "attemptId" = ${attemptId}::uuid AND role = ${chunk.role} FOR UPDATE`;
+    if (!log) throw notFound("serial log", `${attemptId}/${chunk.role}`);
+    const end = chunk.offset + chunk.data.length;
+    if (end <= log.size) return { size: log.size };
+    if (chunk.offset !== log.size) {
+      throw new AppError(
+        ErrorCode.LOG_GAP,
+        `chunk starts at byte ${chunk.offset} but the log has ${log.size} bytes; resend from ${log.size}`,
+        {
+          expectedOffset: log.size,
+        },
+      );
+    }
+    if (chunk.data.length === 0) return { size: log.size };
+    await tx.serialChunk.create({ data: { logId: log.id, offset: chunk.offset, data: new Uint8Array(chunk.data) } });
+    await tx.serialLog.update({ where: { id: log.id }, data: { size: end } });
+    return { size: end };
+  });
+}
+
+/** Reads bytes [start, end) of a role's serial log of an attempt. */
+export async function readLogRange(db: Db, attemptId: string, role: string, start: number, end?: number): Promise<Buffer> {
+  const log = await db.serialLog.findUnique({ where: { attemptId_role: { attemptId, role } } });
+  if (!log) throw notFound("serial log", `${attemptId}/${role}`);
+  const stop = Math.min(end ?? log.size, log.size);
+  if (start >= stop) return Buffer.alloc(0);
+  // The chunk containing `start` begins at the greatest offset <= start.
+  const first = await db.serialChunk.findFirst({
+    where: { logId: log.id, offset: { lte: start } },
+    orderBy: { offset: "desc" },
+    select: { offset: true },
+  });
+  const chunks = await db.serialChunk.findMany({
+    where: { logId: log.id, offset: { gte: first?.offset ?? 0, lt: stop } },
+    orderBy: { offset: "asc" },
+  });
+  const joined = Buffer.concat(chunks.map((c) => Buffer.from(c.data)));
+  const base = chunks[0]?.offset ?? 0;
+  return joined.subarray(start - base, stop - base);
+}
+
+/** Records results for a running attempt; re-submitting a test's result updates it (one row per attempt and test). */
+export async function submitResults(db: PrismaClient, runnerId: string, attemptId: string, results: SubmittedResult[]) {
+  return db.$transaction(async (tx) => {
+    const attempt = await runningAttemptOf(tx, runnerId, attemptId);
+    const unknown = results.filter((r) => !attempt.job.tests.includes(r.test)).map((r) => r.test);
+    if (unknown.length > 0) {
+      throw new AppError(
+        ErrorCode.VALIDATION,
+        `tests not part of this job: ${unknown.join(", ")}; expected one of ${attempt.job.tests.join(", ")}`,
+      );
+    }
+    for (const r of results) {
+      const data = {
+        status: r.status,
+        durationMs: r.durationMs,
+        message: r.message ?? null,
+        measurements: r.measurements ?? undefined,
+        logRole: r.logSpan?.role ?? null,
+        logStart: r.logSpan?.start ?? null,
+        logEnd: r.logSpan?.end ?? null,
+      };
+      await tx.testResult.upsert({
+        where: { attemptId_test: { attemptId, test: r.test } },
+        update: data,
+        create: { ...data, attemptId, jobId: attempt.jobId, suite: attempt.job.suite, test: r.test },
+      });
+    }
+    return { recorded: results.length };
+  });
+}
+
+export type EndAttemptInput = {
+  status: "completed" | "error" | "cancelled";
+  reason: AttemptEndReason;
+  message?: string | undefined;
+};
+
+/**
+ * Ends an attempt and moves its job on, in one transaction: tests the attempt did not report get a status
+ * (`error` with the infra message, or `not_run`), the job passes/fails/errors or goes back to the queue for a
+ * retry, and the run's status is rolled up. Returns undefined when the attempt had already ended (idempotent).
+ */
+export async function endAttempt(db: Db, attemptId: string, input: EndAttemptInput): Promise<JobStatus | undefined> {
+  const attempt = await db.attempt.findUnique({ where: { id: attemptId }, include: { job: true, results: true } });
+  if (!attempt) throw notFound("attempt", attemptId);
+  if (attempt.status !== "running") return undefined;
+  assertTransition("attempt", attemptId, attempt.status, input.status);
+  await db.attempt.update({
+    where: { id: attemptId },
+    data: { status: input.status, endReason: input.reason, message: input.message ?? null, finishedAt: new Date() },
+  });
+
+  const job = attempt.job;
+  const reported = new Set(attempt.results.map((r) => r.test));
+  const missing = job.tests.filter((t) => !reported.has(t));
+  const willRetry = input.status === "error" && attempt.number < job.maxAttempts;
+  const fill: { status: TestStatus; message: string } =
+    input.status === "error"
+      ? { status: "error", message: `infra error (${input.reason})${input.message ? `: ${input.message}` : ""}` }
+      : input.status === "cancelled"
+        ? { status: "not_run", message: `attempt cancelled${input.message ? `: ${input.message}` : ""}` }
+        : { status: "not_run", message: "the suite finished without reporting this test" };
+  if (missing.length > 0) {
+    await db.testResult.createMany({
+      data: missing.map((test) => ({
+        attemptId,
+        jobId: job.id,
+        suite: job.suite,
+        test,
+        status: fill.status,
+        durationMs: 0,
+        message: fill.message,
+      })),
+    });
+  }
+
+  let next: JobStatus;
+  if (willRetry) next = "queued";
+  else if (input.status === "cancelled") next = "cancelled";
+  else if (input.status === "error") next = "error";
+  else {
+    const statuses = [...attempt.results.map((r) => r.status), ...missing.map(() => fill.status)];
+    // A test failure is what developers need to see first; an unreported or errored test is an infra problem.
+    if (statuses.includes("fail")) next = "failed";
+    else if (statuses.includes("error") || statuses.includes("not_run")) next = "error";
+    else next = "passed";
+  }
+  assertTransition("job", job.id, job.status, next);
+  await db.job.update({ where: { id: job.id }, data: { status: next, finishedAt: next === "queued" ? null : new Date() } });
+  await rollUpRun(db, job.runId);
+  if (input.status === "error" && !willRetry) {
+    await db.run.updateMany({
+      where: { id: job.runId, message: null },
+      data: { message: `${job.suite}: ${input.reason}${input.message ? `: ${input.message}` : ""}` },
+    });
+  }
+  return next;
+}
+
+export async function finishAttempt(db: PrismaClient, runnerId: string, attemptId: string, body: FinishAttemptBody) {
+  return db.$transaction(async (tx) => {
+    const attempt = await tx.attempt.findUnique({ where: { id: attemptId }, include: { job: true } });
+    if (!attempt || attempt.runnerId !== runnerId) throw notFound("attempt", attemptId);
+    const status = await endAttempt(tx, attemptId, body);
+    if (status === undefined) {
+      // A retried finish after a lost response is fine; finishing an attempt the server gave up on is not.
+      if (attempt.status === body.status && attempt.endReason === body.reason) return { jobStatus: attempt.job.status };
+      throw new AppError(
+        ErrorCode.ATTEMPT_NOT_RUNNING,
+        `attempt ${attemptId} already ended as ${attempt.status} (${attempt.endReason ?? "no reason"})`,
+      );
+    }
+    return { jobStatus: status };
+  });
+}
+
+/** Ends the attempts of runners silent for longer than `timeoutMs` as runner_lost. Returns the attempts ended. */
+export async function reapLostRunners(db: PrismaClient, timeoutMs: number): Promise<string[]> {
+  const cutoff = new Date(Date.now() - timeoutMs);
+  const stale = await db.attempt.findMany({
+    where: { status: "running", OR: [{ runner: { lastSeenAt: { lt: cutoff } } }, { runnerId: null }] },
+    select: { id: true, runner: { select: { name: true } } },
+  });
+  const ended: string[] = [];
+  for (const a of stale) {
+    const done = await db.$transaction((tx) =>
+      endAttempt(tx, a.id, {
+        status: "error",
+        reason: "runner_lost",
+        message: `runner ${a.runner?.name ?? "(deleted)"} stopped sending heartbeats`,
+      }),
+    );
+    if (done) ended.push(a.id);
+  }
+  return ended;
+}
+
+/** Ends an attempt that ran past its job's timeout. No-op when it already ended. */
+export async function timeOutAttempt(db: PrismaClient, attemptId: string, timeoutMs: number) {
+  return db.$transaction((tx) =>
+    endAttempt(tx, attemptId, {
+      status: "error",
+      reason: "timeout",
+      message: `attempt did not finish within ${Math.round(timeoutMs / 1000)} s`,
+    }),
+  );
+}
+
+/** Ends attempts the runner itself reports as orphaned (it restarted while they were running). */
+export async function endOrphanedAttempts(db: PrismaClient, attemptIds: string[], runnerName: string) {
+  for (const id of attemptIds) {
+    await db.$transaction((tx) =>
+      endAttempt(tx, id, {
+        status: "error",
+        reason: "runner_lost",
+        message: `runner ${runnerName} restarted while the attempt was running`,
+      }),
+    );
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * Runs: planning (validate and resolve everything up front so bad input is a 4xx and never a half-written run),
+ * expansion into jobs, queries, and the roll-up of job outcomes into the run's status.
+ */
+import { randomInt } from "node:crypto";
+import type { CreateRunBody, Faults, LeasedFirmware, ResultItem, Run, RunSummary, RunTrigger } from "@tock-hil/protocol";
+import type { Db, Prisma } from "../db.ts";
+import { AppError, ErrorCode, notFound } from "../errors.ts";
+import { suiteCatalog } from "../suites.ts";
+import { assertTransition, isTerminalJob, runOutcome } from "./states.ts";
+
+export type PlannedRole = { role: string; boardType: string; firmware: LeasedFirmware[] };
+export type PlannedJob = { suite: string; tests: string[]; roles: PlannedRole[]; timeoutMs: number };
+export type RunParameters = {
+  suites: string[];
+  boards: string[];
+  faults: Faults | null;
+  firmware: Record<string, string>;
+  plan: PlannedJob[];
+};
+
+const DEFAULT_PROJECT = "default";
+
+/** Resolves suites, board types and firmware for a run request; throws a 4xx AppError saying what to fix. */
+export async function planRun(db: Db, input: CreateRunBody): Promise<RunParameters> {
+  const known = [...suiteCatalog.keys()];
+  const suites = input.suites ?? known;
+  const unknown = suites.filter((s) => !suiteCatalog.has(s));
+  if (unknown.length > 0) {
+    throw new AppError(ErrorCode.VALIDATION, `unknown suite(s): ${unknown.join(", ")}; known suites: ${known.join(", ")}`);
+  }
+  const plan: PlannedJob[] = [];
+  for (const name of new Set(suites)) {
+    const suite = suiteCatalog.get(name)!;
+    const types = [...new Set(suite.roles.map((r) => r.boardType))];
+    if (input.boards && !types.every((t) => input.boards!.includes(t))) {
+      throw new AppError(
+        ErrorCode.UNSATISFIABLE,
+        `suite ${name} needs board type(s) ${types.join(", ")}, but boards limits the run to ${input.boards.join(", ")}`,
+      );
+    }
+    const roles: PlannedRole[] = [];
+    for (const role of suite.roles) {
+      const firmware: LeasedFirmware[] = [];
+      for (const fw of role.firmware) firmware.push(await resolveFirmware(db, fw, role.boardType, input.firmware?.[fw]));
+      roles.push({ role: role.name, boardType: role.boardType, firmware });
+    }
+    plan.push({ suite: name, tests: suite.tests.map((t) => t.name), roles, timeoutMs: suite.timeoutMs });
+  }
+  const usedNames = new Set(plan.flatMap((j) => j.roles.flatMap((r) => r.firmware.map((f) => f.name))));
+  const unusedPins = Object.keys(input.firmware ?? {}).filter((n) => !usedNames.has(n));
+  if (unusedPins.length > 0) {
+    throw new AppError(
+      ErrorCode.VALIDATION,
+      `firmware pins ${unusedPins.join(", ")} are not used by the selected suites (they use ${[...usedNames].join(", ")})`,
+    );
+  }
+  return {
+    suites: plan.map((j) => j.suite),
+    boards: [...new Set(plan.flatMap((j) => j.roles.map((r) => r.boardType)))],
+    faults: input.faults ?? null,
+    firmware: input.firmware ?? {},
+    plan,
+  };
+}
+
+async function resolveFirmware(db: Db, name: string, boardType: string, pinned: string | undefined): Promise<LeasedFirmware> {
+  const artifact = pinned
+    ? await db.artifact.findUnique({ where: { sha256: pinned } })
+    : await db.artifact.findFirst({
+        where: { name, OR: [{ boardType }, { boardType: null }] },
+        orderBy: { createdAt: "desc" },
+      });
+  if (!artifact) {
+    throw new AppError(
+      ErrorCode.UNSATISFIABLE,
+      pinned
+        ? `firmware ${name} is pinned to sha256 ${pinned}, which has not been uploaded (POST /api/v1/artifacts)`
+        : `no firmware named ${name} for ${boardType} has been uploaded; upload it with POST /api/v1/artifacts?name=${name}`,
+    );
+  }
+  if (artifact.boardType && artifact.boardType !== boardType) {
+    throw new AppError(
+      ErrorCode.UNSATISFIABLE,
+      `firmware ${name} (${artifact.sha256}) is built for ${artifact.boardType}, not ${boardType}`,
+    );
+  }
+  return { name, kind: artifact.kind, sha256: artifact.sha256, size: artifact.size };
+}
+
+/** Writes a planned run. Jobs are created by the `hil.run.expand` job (see jobs/catalog.ts). */
+export async function insertRun(
+  db: Db,
+  input: {
+    project?: string | undefined;
+    trigger: RunTrigger;
+    ref?: string | undefined;
+    seed?: number | undefined;
+    parameters: RunParameters;
+  },
+) {
+  const projectName = input.project ?? DEFAULT_PROJECT;
+  const project = await db.project.upsert({ where: { name: projectName }, update: {}, create: { name: projectName } });
+  return db.run.create({
+    data: {
+      projectId: project.id,
+      trigger: input.trigger,
+      ref: input.ref ?? null,
+      seed: BigInt(input.seed ?? randomInt(0, 0xffffffff)),
+      parameters: input.parameters,
+    },
+  });
+}
+
+/**
+ * Creates the run's jobs from its plan. Idempotent: a run that already has jobs is left alone, so a redelivered
+ * BullMQ job (or the boot-time reconciliation) cannot duplicate them.
+ */
+export async function expandRun(db: Db, runId: string, maxAttempts: number): Promise<number> {
+  const run = await db.run.findUnique({ where: { id: runId }, include: { _count: { select: { jobs: true } } } });
+  if (!run || run.status !== "queued" || run._count.jobs > 0) return 0;
+  const params = run.parameters as unknown as RunParameters;
+  await db.job.createMany({
+    data: params.plan.map((job) => ({
+      runId,
+      suite: job.suite,
+      tests: job.tests,
+      roles: job.roles,
+      timeoutMs: job.timeoutMs,
+      maxAttempts,
+    })),
+  });
+  return params.plan.length;
+}
+
+/** Runs still queued without jobs: their expansion was lost (e.g. Redis restarted) and must be enqueued again. */
+export async function runsAwaitingExpansion(db: Db): Promise<string[]> {
+  const rows = await db.run.findMany({ where: { status: "queued", jobs: { none: {} } }, select: { id: true } });
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Recomputes a run's status after one of its jobs changed. Must run in the same transaction as the job change.
+ */
+export async function rollUpRun(db: Db, runId: string): Promise<void> {
+  const run = await db.run.findUniqueOrThrow({ where: { id: runId }, include: { jobs: { select: { status: true } } } });
+  const statuses = run.jobs.map((j) => j.status);
+  if (statuses.length > 0 && statuses.every(isTerminalJob)) {
+    const outcome = runOutcome(statuses);
+    if (run.status === "queued") {
+      assertTransition("run", runId, run.status, "running");
+    }
+    if (run.status !== outcome) {
+      assertTransition("run", runId, run.status === "queued" ? "running" : run.status, outcome);
+      await db.run.update({
+        where: { id: runId },
+        data: { status: outcome, finishedAt: new Date(), startedAt: run.startedAt ?? new Date() },
+      });
+    }
+    return;
+  }
+  if (run.status === "queued" && statuses.some((s) => s !== "queued")) {
+    assertTransition("run", runId, run.status, "running");
+    await db.run.update({ where: { id: runId }, data: { status: "running", startedAt: new Date() } });
+  }
+}
+
+const runInclude = {
+  project: { select: { name: true } },
+  jobs: {
+    orderBy: { createdAt: "asc" },
+    include: {
+      attempts: {
+        orderBy: { number: "asc" },
+        include: { runner: { select: { name: true } }, boards: { include: { board: { select: { name: true } } } } },
+      },
+    },
+  },
+} satisfies Prisma.RunInclude;
+
+type RunRow = Prisma.RunGetPayload<{ include: { project: { select: { name: true } } } }>;
+
+function summaryView(run: RunRow): RunSummary {
+  const params = run.parameters as unknown as RunParameters;
+  return {
+    id: run.id,
+    project: run.project.name,
+    status: run.status,
+    trigger: run.trigger,
+    ref: run.ref,
+    suites: params.suites,
+    boards: params.boards,
+    faults: params.faults,
+    seed: Number(run.seed),
+    message: run.message,
+    createdAt: run.createdAt.toISOString(),
+    startedAt: run.startedAt?.toISOString() ?? null,
+    finishedAt: run.finishedAt?.toISOString() ?? null,
+  };
+}
+
+export async function getRun(db: Db, id: string): Promise<Run> {
+  const run = await db.run.findUnique({ where: { id }, include: runInclude });
+  if (!run) throw notFound("run", id);
+  return {
+    ...summaryView(run),
+    jobs: run.jobs.map((job) => ({
+      id: job.id,
+      suite: job.suite,
+      status: job.status,
+      attempts: job.attempts.map((a) => ({
+        id: a.id,
+        number: a.number,
+        status: a.status,
+        endReason: a.endReason,
+        message: a.message,
+        runner: a.runner?.name ?? null,
+        boards: Object.fromEntries(a.boards.map((b) => [b.role, b.board.name])),
+      })),
+    })),
+  };
+}
+
+/** Cursor = base64url of `<createdAt ISO>|<id>` of the last row of the previous page. */
+const encodeCursor = (createdAt: Date, id: string) => Buffer.from(`${createdAt.toISOString()}|${id}`).toString("base64url");
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [iso, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
+  const createdAt = new Date(iso ?? "");
+  if (!id || Number.isNaN(createdAt.getTime())) {
+    throw new AppError(ErrorCode.VALIDATION, "cursor is not valid; pass the nextCursor of a previous response unchanged");
+  }
+  return { createdAt, id };
+}
+
+export async function listRuns(db: Db, options: { limit: number; cursor?: string | undefined; status?: string | undefined }) {
+  const where: Prisma.RunWhereInput = {};
+  if (options.status) where.status = options.status as Prisma.EnumRunStatusFilter["equals"];
+  if (options.cursor) {
+    const c = decodeCursor(options.cursor);
+    where.OR = [{ createdAt: { lt: c.createdAt } }, { createdAt: c.createdAt, id: { lt: c.id } }];
+  }
+  const rows = await db.run.findMany({
+    where,
+    include: { project: { select: { name: true } } },
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: options.limit + 1,
+  });
+  const page = rows.slice(0, options.limit);
+  const last = page.at(-1);
+  return {
+    runs: page.map(summaryView),
+    nextCursor: rows.length > options.limit && last ? encodeCursor(last.createdAt, last.id) : null,
+  };
+}
+
+/**
+ * Results of a run: for each job, the results of its latest attempt that reported any (the attempt that decided
+ * the job's outcome), with board names resolved from the attempt's allocation.
+ */
+export async function getRunResults(db: Db, runId: string): Promise<ResultItem[]> {
+  const run = await db.run.findUnique({ where: { id: runId }, select: { id: true } });
+  if (!run) throw notFound("run", runId);
+  const jobs = await db.job.findMany({
+    where: { runId },
+    orderBy: { createdAt: "asc" },
+    include: {
+      attempts: {
+        orderBy: { number: "desc" },
+        include: { results: true, boards: { include: { board: { select: { name: true } } } } },
+      },
+    },
+  });
+  const items: ResultItem[] = [];
+  for (const job of jobs) {
+    const attempt = job.attempts.find((a) => a.results.length > 0);
+    if (!attempt) continue;
+    const boardOf = new Map(attempt.boards.map((b) => [b.role, b.board.name]));
+    const byTest = new Map(attempt.results.map((r) => [r.test, r]));
+    const testRoles = new Map((suiteCatalog.get(job.suite)?.tests ?? []).map((t) => [t.name, t.roles]));
+    for (const test of job.tests) {
+      const r = byTest.get(test);
+      if (!r) continue;
+      const roles = testRoles.get(test) ?? [...boardOf.keys()];
+      items.push({
+        suite: r.suite,
+        test: r.test,
+        boards: roles.map((role) => boardOf.get(role)).filter((b): b is string => b !== undefined),
+        status: r.status,
+        durationMs: r.durationMs,
+        attempt: attempt.number,
+        ...(r.message !== null ? { message: r.message } : {}),
+        ...(r.measurements !== null ? { measurements: r.measurements as Record<string, number | string | boolean> } : {}),
+        ...(r.logRole !== null && r.logStart !== null && r.logEnd !== null
+          ? { logSpan: { role: r.logRole, board: boardOf.get(r.logRole) ?? "", start: r.logStart, end: r.logEnd } }
+          : {}),
+      });
+    }
+  }
+  return items;
+}

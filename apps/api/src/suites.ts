@@ -1,0 +1,18 @@
+/**
+ * The suite catalog the API plans runs from. Only manifests (static data: roles, firmware names, tests) are
+ * imported here, never suite code: the code runs on the runners, against boards.
+ */
+import { manifest as ieee802154 } from "@tock-hil/suite-ieee802154/manifest";
+
+export type SuiteRole = { name: string; boardType: string; firmware: string[] };
+export type SuiteCatalogEntry = {
+  name: string;
+  description: string;
+  roles: SuiteRole[];
+  tests: { name: string; description: string; roles: string[] }[];
+  timeoutMs: number;
+};
+
+export const suiteCatalog: ReadonlyMap<string, SuiteCatalogEntry> = new Map(
+  [ieee802154].map((m): [string, SuiteCatalogEntry] => [m.name, m]),
+);

@@ -1,0 +1,28 @@
+/**
+ * Wakes long-polling lease requests when there may be new work (a run expanded, boards freed), so a free board
+ * picks up its next job within milliseconds instead of at the next poll.
+ */
+import { EventEmitter } from "node:events";
+
+export class WorkSignal {
+  private readonly emitter = new EventEmitter().setMaxListeners(0);
+
+  notify(): void {
+    this.emitter.emit("work");
+  }
+
+  /** Resolves on the next notify() or after `ms`, whichever comes first. */
+  wait(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.emitter.off("work", done);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.emitter.once("work", done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+}

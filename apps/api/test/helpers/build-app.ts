@@ -1,0 +1,60 @@
+/** Builds the API plugin on real Postgres and Redis for inject() tests, and tears everything down. */
+import Fastify from "fastify";
+import type { FastifyInstance, RawServerDefault } from "fastify";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import { pino } from "pino";
+import app from "../../src/app.ts";
+import { createPrisma } from "../../src/db.ts";
+import type { PrismaClient } from "../../src/db.ts";
+import { parseEnv } from "../../src/env.ts";
+import type { Env } from "../../src/env.ts";
+import { createOrchestrator } from "../../src/jobs/orchestrator.ts";
+import { ensureAdminToken } from "../../src/services/tokens.ts";
+import { WorkSignal } from "../../src/work-signal.ts";
+import { createTestDatabase, TEST_REDIS_URL, uniquePrefix } from "./services.ts";
+
+export const ADMIN_TOKEN = "hil_admin_test-token-0123456789abcdef";
+
+export type TestApp = { fastify: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>; prisma: PrismaClient; env: Env; close: () => Promise<void> };
+
+export async function buildTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+  const db = await createTestDatabase();
+  const env = parseEnv({
+    DATABASE_URL: db.url,
+    REDIS_URL: TEST_REDIS_URL,
+    HIL_QUEUE_PREFIX: uniquePrefix(),
+    HIL_DATA_DIR: `/tmp/${uniquePrefix()}`,
+    HIL_ADMIN_TOKEN: ADMIN_TOKEN,
+    LOG_LEVEL: "silent",
+    ...overrides,
+  });
+  const logger = pino({ level: "silent" });
+  const prisma = createPrisma(env.DATABASE_URL, 5);
+  await ensureAdminToken(prisma, env.HIL_ADMIN_TOKEN);
+  const workSignal = new WorkSignal();
+  const orchestrator = await createOrchestrator({
+    prisma,
+    redisUrl: env.REDIS_URL,
+    prefix: env.HIL_QUEUE_PREFIX,
+    logger,
+    workSignal,
+    maxAttempts: env.HIL_MAX_ATTEMPTS,
+    heartbeatIntervalMs: env.HIL_HEARTBEAT_INTERVAL_MS,
+    runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS,
+  });
+  const fastify = Fastify({ loggerInstance: logger });
+  await fastify.register(app, { env, prisma, orchestrator, workSignal });
+  await fastify.ready();
+  return {
+    fastify,
+    prisma,
+    env,
+    close: async () => {
+      await fastify.close();
+      await orchestrator.close();
+      await prisma.$disconnect();
+      await db.drop();
+    },
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * `hil-runner`: the runner CLI installed on lab machines.
+ *   hil-runner register --url URL --token REGISTRATION_TOKEN --config lab.yaml
+ *   hil-runner start --config lab.yaml
+ */
+import { hostname } from "node:os";
+import { Command } from "commander";
+import { pino } from "pino";
+import { Agent } from "./agent.ts";
+import { ApiClient } from "./api-client.ts";
+import { readCredentials, writeCredentials } from "./credentials.ts";
+import { parseRunnerEnv } from "./env.ts";
+import { FirmwareCache } from "./firmware-cache.ts";
+import { loadLabConfig } from "./lab-config.ts";
+import { createLab } from "./labs.ts";
+import { suites } from "./suites.ts";
+
+const VERSION = "0.1.0";
+
+function fail(message: string): never {
+  process.stderr.write(`hil-runner: ${message}\n`);
+  process.exit(1);
+}
+
+const program = new Command()
+  .name("hil-runner")
+  .description("Runner agent of the Tock HIL orchestrator: drives a lab's boards and runs the jobs the API leases to it")
+  .version(VERSION);
+
+program
+  .command("register")
+  .description("Exchange a one-time registration token for this runner's token and store it next to the lab config")
+  .requiredOption("--url <url>", "API base URL, e.g. http://127.0.0.1:3000")
+  .requiredOption("--token <token>", "one-time registration token (POST /api/v1/registration-tokens)")
+  .requiredOption("--config <path>", "lab configuration file (YAML)")
+  .action(async (opts: { url: string; token: string; config: string }) => {
+    try {
+      const config = await loadLabConfig(opts.config);
+      const api = new ApiClient(opts.url, undefined);
+      const res = await api.register({ registrationToken: opts.token, name: config.name, hostname: hostname(), version: VERSION });
+      await writeCredentials(config.credentialsPath, { url: opts.url, runnerId: res.runnerId, name: config.name, token: res.token });
+      process.stdout.write(`registered runner ${config.name} (${res.runnerId}); credentials written to ${config.credentialsPath}\n`);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  });
+
+program
+  .command("start")
+  .description("Announce the lab's boards and run jobs until stopped (SIGINT/SIGTERM: finish or release the current job)")
+  .requiredOption("--config <path>", "lab configuration file (YAML)")
+  .action(async (opts: { config: string }) => {
+    let env, config, credentials;
+    try {
+      env = parseRunnerEnv(process.env);
+      config = await loadLabConfig(opts.config);
+      credentials = await readCredentials(config.credentialsPath);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+    const logger = pino({
+      name: "runner",
+      level: env.LOG_LEVEL,
+      base: { runner: credentials.name },
+      ...(process.stdout.isTTY
+        ? { transport: { target: "pino-pretty", options: { translateTime: "HH:MM:ss.l", ignore: "pid,hostname" } } }
+        : {}),
+    });
+    const api = new ApiClient(credentials.url, credentials.token, undefined, (info) =>
+      logger.warn({ path: info.path, attempt: info.attempt, delayMs: info.delayMs, error: info.error }, "API unreachable; retrying"),
+    );
+    const lab = createLab(config);
+    const agent = new Agent({
+      api,
+      lab,
+      config,
+      cache: new FirmwareCache(config.cachePath, api),
+      suites,
+      logger,
+      leaseWaitMs: env.HIL_RUNNER_LEASE_WAIT_MS,
+    });
+
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, "second signal: aborting the current attempt now");
+        agent.abortNow();
+        return;
+      }
+      stopping = true;
+      logger.info({ signal, graceMs: env.HIL_RUNNER_SHUTDOWN_GRACE_MS }, "stopping: no new work will be leased");
+      void agent.stop(env.HIL_RUNNER_SHUTDOWN_GRACE_MS).then(() => {
+        logger.info("stopped");
+        process.exit(0);
+      });
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+
+    try {
+      await agent.start();
+      logger.info({ api: credentials.url, boards: config.boards.length }, "runner started");
+    } catch (err) {
+      if (!stopping) fail((err as Error).message);
+    }
+  });
+
+await program.parseAsync(process.argv);
