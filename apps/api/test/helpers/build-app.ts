@@ -16,7 +16,12 @@ import { createTestDatabase, TEST_REDIS_URL, uniquePrefix } from "./services.ts"
 
 export const ADMIN_TOKEN = "hil_admin_test-token-0123456789abcdef";
 
-export type TestApp = { fastify: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>; prisma: PrismaClient; env: Env; close: () => Promise<void> };
+export type TestApp = {
+  fastify: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
+  prisma: PrismaClient;
+  env: Env;
+  close: () => Promise<void>;
+};
 
 export async function buildTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
   const db = await createTestDatabase();

@@ -1,0 +1,169 @@
+/**
+ * An emulated nRF52840DK: flash contents, serial console, radio, and the kernel boot that runs from them.
+ */
+import type { Board, FirmwareImage, FlashReport, SerialConsole } from "@tock-hil/board";
+import { FlashError } from "@tock-hil/board";
+import type { KernelImageInfo } from "./kernel-image.ts";
+import { KernelImageError, parseKernelImage } from "./kernel-image.ts";
+import type { KernelStats, LoadedApp } from "./kernel.ts";
+import { Kernel } from "./kernel.ts";
+import { hashString } from "./prng.ts";
+import type { Medium, RadioStats } from "./radio.ts";
+import { Radio } from "./radio.ts";
+import type { Scheduler } from "./scheduler.ts";
+import { TbfError, parseTbf } from "./tbf.ts";
+import { Uart, uartDurationUs } from "./uart.ts";
+
+/** nRF52840 flash layout used by the nrf52840dk board (boards/nordic/nrf52840_chip_layout.ld). */
+export const NRF52840DK_LAYOUT = { kernelAddress: 0x0, kernelSize: 0x40000, appsAddress: 0x40000, appsSize: 0xc0000 };
+
+export const SUPPORTED_BOARD_TYPES = ["nrf52840dk"] as const;
+
+type FlashContents = { kernel: KernelImageInfo; apps: LoadedApp[] };
+
+/** "radio_rx (sha256 1a2b3c4d…)": how error messages name an image. */
+export function describeImage(image: FirmwareImage): string {
+  return `${image.name} (sha256 ${image.sha256.slice(0, 8)}…)`;
+}
+
+export class EmulatedBoard implements Board {
+  readonly name: string;
+  readonly type: string;
+  readonly serial: SerialConsole;
+  readonly radio: Radio;
+  readonly #sched: Scheduler;
+  readonly #uart: Uart;
+  #flash: FlashContents | undefined;
+  #kernel: Kernel | undefined;
+
+  constructor(options: { name: string; type: string; sched: Scheduler; medium: Medium }) {
+    this.name = options.name;
+    this.type = options.type;
+    this.#sched = options.sched;
+    this.#uart = new Uart(options.sched);
+    this.radio = new Radio(options.name, options.sched, options.medium);
+    this.serial = {
+      onData: (listener) => this.#uart.subscribe(listener),
+      write: async (data) => this.#consoleInput(data),
+    };
+  }
+
+  /** True while a kernel is running (between reset and halt/panic). */
+  get running(): boolean {
+    return this.#kernel?.alive ?? false;
+  }
+
+  /** Radio and kernel counters, for cross-checking what apps printed against what really happened. */
+  stats(): { radio: RadioStats; kernel: KernelStats | undefined } {
+    return { radio: { ...this.radio.stats }, kernel: this.#kernel && { ...this.#kernel.stats } };
+  }
+
+  /** Processes of the running kernel (empty when halted). */
+  processes(): ReturnType<Kernel["processes"]> {
+    return this.#kernel?.alive ? this.#kernel.processes() : [];
+  }
+
+  async flash(images: FirmwareImage[], signal?: AbortSignal): Promise<FlashReport> {
+    if (signal?.aborted) throw new FlashError("cancelled", `flashing ${this.name} was cancelled`);
+    // Like `nrfjprog --recover`: the board is erased and halted before anything is checked or written.
+    this.#stop();
+    this.#flash = undefined;
+    const kernels = images.filter((i) => i.kind === "kernel");
+    if (kernels.length !== 1) {
+      throw new FlashError(
+        "invalid_image",
+        `${this.name}: expected exactly one kernel image, got ${kernels.length}` +
+          (kernels.length > 0 ? ` (${kernels.map(describeImage).join(", ")})` : ""),
+      );
+    }
+    const kernelImage = kernels[0] as FirmwareImage;
+    let kernel: KernelImageInfo;
+    try {
+      kernel = parseKernelImage(kernelImage.bytes);
+    } catch (err) {
+      if (err instanceof KernelImageError) {
+        throw new FlashError("invalid_image", `${describeImage(kernelImage)}: ${err.message}`, kernelImage.name);
+      }
+      throw err;
+    }
+    if (kernel.board !== this.type) {
+      throw new FlashError(
+        "wrong_board",
+        `${describeImage(kernelImage)}: kernel is built for board "${kernel.board}", ${this.name} is a ${this.type}`,
+        kernelImage.name,
+      );
+    }
+    if (kernel.totalSize > NRF52840DK_LAYOUT.kernelSize) {
+      throw new FlashError("invalid_image", `${describeImage(kernelImage)}: kernel does not fit in the kernel region`, kernelImage.name);
+    }
+    const written: FlashReport["written"] = [
+      { name: kernelImage.name, sha256: kernelImage.sha256, address: NRF52840DK_LAYOUT.kernelAddress, size: kernelImage.bytes.length },
+    ];
+    const apps: LoadedApp[] = [];
+    let address = NRF52840DK_LAYOUT.appsAddress;
+    for (const image of images) {
+      if (image.kind === "kernel") continue;
+      if (image.kind === "tab") {
+        throw new FlashError(
+          "invalid_image",
+          `${describeImage(image)}: TAB archives are not supported by the emulator; pass the TBF for cortex-m4`,
+          image.name,
+        );
+      }
+      let header;
+      try {
+        header = parseTbf(image.bytes);
+      } catch (err) {
+        if (err instanceof TbfError) throw new FlashError("invalid_image", `${describeImage(image)}: ${err.message}`, image.name);
+        throw err;
+      }
+      if (address + header.totalSize > NRF52840DK_LAYOUT.appsAddress + NRF52840DK_LAYOUT.appsSize) {
+        throw new FlashError("invalid_image", `${describeImage(image)}: apps do not fit in the 768 KiB app region`, image.name);
+      }
+      apps.push({ header, address });
+      written.push({ name: image.name, sha256: image.sha256, address, size: header.totalSize });
+      address += header.totalSize;
+    }
+    if (signal?.aborted) throw new FlashError("cancelled", `flashing ${this.name} was cancelled`);
+    this.#flash = { kernel, apps };
+    return { written, log: "" };
+  }
+
+  async reset(): Promise<void> {
+    this.#stop();
+    // An erased or never-flashed board has nothing to run: it stays silent, like a hung board.
+    if (!this.#flash) return;
+    const kernel = new Kernel({
+      sched: this.#sched,
+      uart: this.#uart,
+      radio: this.radio,
+      image: this.#flash.kernel,
+      apps: this.#flash.apps,
+      onPanic: () => undefined,
+      defaultShortAddress: hashString(this.name) & 0xfffe,
+    });
+    this.#kernel = kernel;
+    kernel.boot();
+  }
+
+  async halt(): Promise<void> {
+    this.#stop();
+  }
+
+  #stop(): void {
+    this.#kernel?.stop();
+    this.#kernel = undefined;
+    this.radio.powerOff();
+    this.#uart.reset();
+  }
+
+  #consoleInput(data: Uint8Array | string): void {
+    const text = typeof data === "string" ? data : new TextDecoder().decode(data);
+    const kernel = this.#kernel;
+    if (!kernel?.alive) return;
+    // The bytes take their time on the wire before the process console sees them.
+    this.#sched.after(uartDurationUs(new TextEncoder().encode(text).length), () => {
+      if (kernel.alive) kernel.input(text);
+    });
+  }
+}
