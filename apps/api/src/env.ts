@@ -49,7 +49,8 @@ export type Env = z.infer<typeof Env>;
 
 /** Parses an environment, throwing one readable error that lists every problem. */
 export function parseEnv(source: Record<string, string | undefined>): Env {
-  const result = Env.safeParse(source);
+  // An empty variable (e.g. `HIL_ADMIN_TOKEN=` copied from .env.example) means "not set".
+  const result = Env.safeParse(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== "")));
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join("\n")}`);
