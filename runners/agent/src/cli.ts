@@ -3,7 +3,9 @@
  *   hil-runner register --url URL --token REGISTRATION_TOKEN --config lab.yaml
  *   hil-runner start --config lab.yaml
  */
+import { existsSync } from "node:fs";
 import { hostname } from "node:os";
+import { resolve } from "node:path";
 import { Command } from "commander";
 import { pino } from "pino";
 import { Agent } from "./agent.ts";
@@ -29,17 +31,22 @@ const program = new Command()
 
 program
   .command("register")
-  .description("Exchange a one-time registration token for this runner's token and store it next to the lab config")
+  .description("Exchange a one-time registration token for this runner's token and store it (mode 0600)")
   .requiredOption("--url <url>", "API base URL, e.g. http://127.0.0.1:3000")
   .requiredOption("--token <token>", "one-time registration token (POST /api/v1/registration-tokens)")
-  .requiredOption("--config <path>", "lab configuration file (YAML)")
-  .action(async (opts: { url: string; token: string; config: string }) => {
+  .option("--config <path>", "lab configuration file (YAML); its name and credentials path are used", "lab.yaml")
+  .option("--name <name>", "runner name when there is no lab config yet (default: this host's name)")
+  .action(async (opts: { url: string; token: string; config: string; name?: string }) => {
     try {
-      const config = await loadLabConfig(opts.config);
+      // Registering before writing lab.yaml is fine: the credentials then go to ./runner-credentials.json, which is
+      // where a lab.yaml in this folder looks for them by default.
+      const config = existsSync(opts.config) ? await loadLabConfig(opts.config) : undefined;
+      const name = opts.name ?? config?.name ?? hostname();
+      const credentialsPath = config?.credentialsPath ?? resolve("runner-credentials.json");
       const api = new ApiClient(opts.url, undefined);
-      const res = await api.register({ registrationToken: opts.token, name: config.name, hostname: hostname(), version: VERSION });
-      await writeCredentials(config.credentialsPath, { url: opts.url, runnerId: res.runnerId, name: config.name, token: res.token });
-      process.stdout.write(`registered runner ${config.name} (${res.runnerId}); credentials written to ${config.credentialsPath}\n`);
+      const res = await api.register({ registrationToken: opts.token, name, hostname: hostname(), version: VERSION });
+      await writeCredentials(credentialsPath, { url: opts.url, runnerId: res.runnerId, name, token: res.token });
+      process.stdout.write(`registered runner ${name} (${res.runnerId}); credentials written to ${credentialsPath}\n`);
     } catch (err) {
       fail((err as Error).message);
     }
