@@ -39,6 +39,7 @@ export type Service = { url: string; stop: () => Promise<void> };
 export async function startEmbeddedPostgres(dataDir: string, log: (line: string) => void): Promise<Service> {
   const databaseDir = join(dataDir, "postgres");
   const port = await freePort();
+  let stopping = false;
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -48,7 +49,10 @@ export async function startEmbeddedPostgres(dataDir: string, log: (line: string)
     // Postgres refuses to run as root; in root-only environments (containers, CI) this creates a `postgres` user.
     createPostgresUser: process.getuid?.() === 0,
     onLog: () => {},
-    onError: (e) => log(`postgres: ${String(e instanceof Error ? e.message : e).trim()}`),
+    // Connection errors while the cluster stops are expected; only report problems before that.
+    onError: (e) => {
+      if (!stopping) log(`postgres: ${String(e instanceof Error ? e.message : e).trim()}`);
+    },
   });
   if (!existsSync(join(databaseDir, "PG_VERSION"))) {
     log(`initialising embedded Postgres in ${databaseDir}`);
@@ -60,7 +64,13 @@ export async function startEmbeddedPostgres(dataDir: string, log: (line: string)
   } catch {
     // Already exists from an earlier start.
   }
-  return { url: `postgresql://postgres:postgres@127.0.0.1:${port}/tock_hil`, stop: () => pg.stop() };
+  return {
+    url: `postgresql://postgres:postgres@127.0.0.1:${port}/tock_hil`,
+    stop: () => {
+      stopping = true;
+      return pg.stop();
+    },
+  };
 }
 
 export async function findRedisServer(): Promise<string | undefined> {
