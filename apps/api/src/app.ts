@@ -16,6 +16,7 @@ import { adminRoutes } from "./routes/admin.ts";
 import { artifactRoutes } from "./routes/artifacts.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { inventoryRoutes } from "./routes/inventory.ts";
+import { jobRoutes } from "./routes/jobs.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { runnerRoutes } from "./routes/runner.ts";
 import type { WorkSignal } from "./work-signal.ts";
@@ -92,6 +93,7 @@ async function app(fastify: FastifyInstance, deps: AppDeps) {
   await fastify.register(healthRoutes);
   await fastify.register(runRoutes, { prefix: "/api/v1" });
   await fastify.register(inventoryRoutes, { prefix: "/api/v1" });
+  await fastify.register(jobRoutes, { prefix: "/api/v1" });
   await fastify.register(artifactRoutes, { prefix: "/api/v1" });
   await fastify.register(adminRoutes, { prefix: "/api/v1" });
   await fastify.register(runnerRoutes, { prefix: "/api/v1/runner" });

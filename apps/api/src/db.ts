@@ -3,11 +3,9 @@
  * can pass either the client or an interactive transaction.
  */
 import { PrismaPg } from "@prisma/adapter-pg";
-import { PrismaClient } from "./generated/prisma/client.ts";
-import type { Prisma } from "./generated/prisma/client.ts";
+import { Prisma, PrismaClient } from "./generated/prisma/client.ts";
 
-export type { Prisma };
-export { PrismaClient };
+export { Prisma, PrismaClient };
 
 /** A client or a transaction: what every service function accepts. */
 export type Db = PrismaClient | Prisma.TransactionClient;

@@ -4,7 +4,7 @@
  */
 import { manifest as ieee802154 } from "@tock-hil/suite-ieee802154/manifest";
 
-export type SuiteRole = { name: string; boardType: string; firmware: string[] };
+export type SuiteRole = { name: string; boardType: string; firmware: string[]; extraFirmware?: string[] };
 export type SuiteCatalogEntry = {
   name: string;
   description: string;

@@ -155,6 +155,27 @@ export class ApiClient {
     return this.request("POST", `/api/v1/runner/attempts/${attemptId}/results`, SubmitResultsResponse, { body: { results }, signal });
   }
 
+  async uploadAttemptArtifact(attemptId: string, name: string, mediaType: string, bytes: Uint8Array): Promise<void> {
+    const qs = new URLSearchParams({ name, mediaType }).toString();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await fetch(new URL(`/api/v1/runner/attempts/${attemptId}/artifacts?${qs}`, this.baseUrl), {
+          method: "POST",
+          headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), "content-type": "application/octet-stream" },
+          body: bytes,
+          signal: AbortSignal.timeout(120_000),
+        });
+        if (res.ok) return;
+        const payload = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
+        const err = new ApiError(res.status, payload.error?.code ?? `HTTP_${res.status}`, payload.error?.message ?? res.statusText);
+        if (res.status < 500 || attempt >= this.retry.retries) throw err;
+      } catch (err) {
+        if (err instanceof ApiError || attempt >= this.retry.retries) throw err;
+      }
+      await sleep(Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** attempt));
+    }
+  }
+
   finish(attemptId: string, body: FinishAttemptBody) {
     return this.request("POST", `/api/v1/runner/attempts/${attemptId}/finish`, FinishAttemptResponse, { body });
   }

@@ -3,7 +3,7 @@
  * boards, stream serial output, report each result as soon as it is known, and finish. Every failure before the
  * tests start is an infra error with a precise reason; a test that crashes is an `error` result, not a `fail`.
  */
-import type { Board, ConsoleLog, Lab, Suite, TestOutcome } from "@tock-hil/board";
+import type { Board, ConsoleLog, FirmwareImage, Lab, Suite, TestOutcome } from "@tock-hil/board";
 import { FlashError } from "@tock-hil/board";
 import type { FinishAttemptBody, Lease, SubmittedResult } from "@tock-hil/protocol";
 import type { Logger } from "pino";
@@ -42,6 +42,13 @@ export async function runAttempt(lease: Lease, deps: AttemptDeps, signal: AbortS
       logger.error({ err }, "attempt crashed");
       finish = { status: "error", reason: "suite_crashed", message: `runner error: ${(err as Error).message}` };
     }
+  }
+  // Captures (e.g. the radio medium's pcap) are kept whatever the outcome: they explain failures best.
+  for (const capture of deps.lab.takeCaptures?.() ?? []) {
+    await deps.api
+      .uploadAttemptArtifact(lease.attemptId, capture.name, capture.mediaType, capture.bytes)
+      .then(() => logger.info({ name: capture.name, bytes: capture.bytes.length }, "capture uploaded"))
+      .catch((err: unknown) => logger.warn({ err, name: capture.name }, "capture could not be uploaded"));
   }
   for (const [role, recorder] of recorders) {
     await recorder.close().catch((err: unknown) => logger.warn({ err, role }, "serial log could not be uploaded completely"));
@@ -92,8 +99,9 @@ async function execute(
     consoles[role.role] = recorder;
   }
 
+  const firmware: Record<string, Record<string, FirmwareImage>> = {};
   for (const role of lease.roles) {
-    const images = [];
+    const images: FirmwareImage[] = [];
     for (const fw of role.firmware) {
       try {
         const image = await deps.cache.get(fw, signal);
@@ -104,9 +112,11 @@ async function execute(
         throw new AttemptFailure({ status: "error", reason: "firmware_unavailable", message: (err as Error).message });
       }
     }
+    firmware[role.role] = Object.fromEntries(images.map((i) => [i.name, i]));
     const board = boards[role.role]!;
+    const toFlash = images.filter((_, i) => role.firmware[i]!.flash);
     try {
-      const report = await board.flash(images, signal);
+      const report = await board.flash(toFlash, signal);
       logger.info({ role: role.role, board: board.name, written: report.written.map((w) => w.name) }, "board flashed");
     } catch (err) {
       if (err instanceof FlashError) {
@@ -143,6 +153,7 @@ async function execute(
         consoles,
         clock: deps.lab.clock,
         signal,
+        firmware,
         log: (message) => logger.info({ test: name }, message),
       });
     } catch (err) {

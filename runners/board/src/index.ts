@@ -5,6 +5,7 @@
  * flash tool) and on an emulated one. Only what suites and the runner actually use is declared here; every
  * adapter (emulated, real) must pass the one conformance suite in `runners/agent/test/board-conformance.ts`.
  */
+import type { Faults } from "@tock-hil/protocol";
 
 /** A clock shared by every board a job uses. Emulated labs run it in virtual time, real labs in wall time. */
 export type Clock = {
@@ -100,18 +101,28 @@ export type Lab = {
   beginSession(options: SessionOptions): Promise<{ notes: string[] }>;
   /** Ends the session; halts the boards it used. */
   endSession(): Promise<void>;
+  /**
+   * Files recorded during the current session (e.g. medium captures), taken once: a second call returns only what
+   * was recorded since. Optional: labs without recorders omit it.
+   */
+  takeCaptures?(): Capture[];
   close(): Promise<void>;
 };
 
 /**
- * Faults a session can inject. Emulated labs model them; real labs can only apply some (e.g. none of the
- * radio faults without an attenuator).
+ * Faults a session can inject, as the run asked for them (the catalog and its documentation live with the wire
+ * schema in @tock-hil/protocol). Emulated labs model them; real labs apply what they can and say what they cannot
+ * in `beginSession`'s notes.
  */
-export type Faults = {
-  /** Probability (0..1) that a frame on the 802.15.4 medium is lost for each receiver. */
-  loss?: number | undefined;
-  /** Probability (0..1) that a received frame has a flipped bit (it then fails the FCS check and is dropped). */
-  corruption?: number | undefined;
+export type { Faults } from "@tock-hil/protocol";
+
+/** A file a lab recorded during a session, e.g. a pcap of the radio medium; stored as a job artifact. */
+export type Capture = {
+  /** File name, unique within the session, e.g. `ieee802154-ch26.pcap`. */
+  name: string;
+  /** e.g. `application/vnd.tcpdump.pcap`. */
+  mediaType: string;
+  bytes: Uint8Array;
 };
 
 export type SessionOptions = {
@@ -152,6 +163,8 @@ export type TestContext = {
   consoles: Readonly<Record<string, ConsoleLog>>;
   clock: Clock;
   signal: AbortSignal;
+  /** Every verified image of the job by role, then logical name: flashed ones and `extraFirmware`. */
+  firmware: Readonly<Record<string, Readonly<Record<string, FirmwareImage>>>>;
   /** Progress lines for the runner's log (not the board's serial log). */
   log(message: string): void;
 };
@@ -160,8 +173,13 @@ export type TestContext = {
 export type RoleRequirement = {
   name: string;
   boardType: string;
-  /** Images to flash on this role's board, by logical firmware name (e.g. `nrf52840dk`, `radio_rx`). */
+  /** Images to flash on this role's board at the start of the job, by logical name (e.g. `nrf52840dk`, `radio_rx`). */
   firmware: string[];
+  /**
+   * Images the runner fetches and verifies for this role but does not flash: tests flash them themselves (e.g. a
+   * test that needs a different kernel, or a deliberately broken image). Available in `TestContext.firmware`.
+   */
+  extraFirmware?: string[];
 };
 
 /** Static description of a test case (no code), safe to import from the API. */

@@ -52,9 +52,13 @@ const Name = z
 // Faults and run parameters
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Faults to inject into an emulated lab. Unknown keys are rejected so a typo never silently does nothing. */
+/**
+ * Named faults an emulated lab can inject (real labs apply what they can). Every fault is documented here, in the
+ * OpenAPI document and in docs/faults.md. Unknown keys are rejected so a typo never silently does nothing.
+ */
 export const Faults = z
   .object({
+    // --- 802.15.4 medium (issue 2/3) ---
     loss: z.number().min(0).max(1).optional().describe("Probability (0..1) that an 802.15.4 frame is lost at each receiver"),
     corruption: z
       .number()
@@ -62,16 +66,24 @@ export const Faults = z
       .max(1)
       .optional()
       .describe("Probability (0..1) that a received 802.15.4 frame has a bit flipped (dropped by the FCS check)"),
+    // --- radios, OpenThread, board faults (issue 3) ---
+    // --- networks and kernels: Ethernet, WiFi, IPC (issue 4) ---
   })
   .strict();
 export type Faults = z.infer<typeof Faults>;
+
+/** Faults of a run: applied to every job, with per-suite overrides merged on top (`suites.<name>`). */
+export const RunFaults = Faults.extend({
+  suites: z.record(z.string(), Faults).optional().describe("Per-suite faults, merged over the run-wide ones for that suite's jobs"),
+}).strict();
+export type RunFaults = z.infer<typeof RunFaults>;
 
 export const CreateRunBody = z
   .object({
     suites: z.array(Name).min(1).optional().describe("Suites to run; default: every suite the project enables"),
     boards: z.array(Name).min(1).optional().describe("Board types to run on; default: every type the suites need"),
     ref: z.string().min(1).max(200).optional().describe("Git ref or commit under test"),
-    faults: Faults.optional(),
+    faults: RunFaults.optional(),
     seed: z.number().int().min(0).max(0xffffffff).optional().describe("Seed for emulated labs; random when omitted"),
     firmware: z
       .record(Name, Sha256)
@@ -90,7 +102,7 @@ export const Run = z.object({
   ref: z.string().nullable(),
   suites: z.array(z.string()),
   boards: z.array(z.string()),
-  faults: Faults.nullable(),
+  faults: RunFaults.nullable(),
   seed: z.number(),
   message: z.string().nullable().describe("Why the run ended as it did, when not obvious from its results"),
   createdAt: z.string(),
@@ -246,6 +258,7 @@ export const LeasedFirmware = z.object({
   kind: FirmwareKind,
   sha256: Sha256,
   size: z.number(),
+  flash: z.boolean().describe("Flash at the start of the job; false: fetched for the tests to flash themselves"),
 });
 export type LeasedFirmware = z.infer<typeof LeasedFirmware>;
 
@@ -265,7 +278,7 @@ export const Lease = z.object({
   tests: z.array(z.string()),
   roles: z.array(LeasedRole),
   seed: z.number(),
-  faults: Faults.nullable(),
+  faults: Faults.nullable().describe("This job's faults: the run-wide ones merged with its suite's overrides"),
   timeoutMs: z.number(),
 });
 export type Lease = z.infer<typeof Lease>;

@@ -3,7 +3,7 @@
  * every test with recorded consoles. Only this test imports the emulator; the suite itself never does.
  */
 import { describe, expect, it } from "vitest";
-import type { Board, ConsoleLog, Faults, TestContext, TestOutcome } from "@tock-hil/board";
+import type { Board, ConsoleLog, Faults, FirmwareImage, TestContext, TestOutcome } from "@tock-hil/board";
 import { buildFirmware, createEmulatedLab } from "@tock-hil/emulator";
 import { manifest, suite } from "../src/index.ts";
 
@@ -34,16 +34,17 @@ async function runSuite(seed: number, faults?: Faults): Promise<Map<string, Test
   if (!b1 || !b2) throw new Error("lab has too few boards");
   const boards: Record<string, Board> = { tx: b1, rx: b2 };
   const consoles: Record<string, ConsoleLog> = {};
+  const firmware: Record<string, Record<string, FirmwareImage>> = {};
+  const image = (name: string): FirmwareImage => {
+    const fw = buildFirmware(name);
+    return { name: fw.name, kind: fw.kind, sha256: fw.sha256, bytes: fw.bytes };
+  };
   for (const r of manifest.roles) {
     const board = boards[r.name];
     if (!board) throw new Error(`no board for role ${r.name}`);
     consoles[r.name] = recordConsole(board);
-    await board.flash(
-      r.firmware.map((name) => {
-        const fw = buildFirmware(name);
-        return { name: fw.name, kind: fw.kind, sha256: fw.sha256, bytes: fw.bytes };
-      }),
-    );
+    firmware[r.name] = Object.fromEntries([...r.firmware, ...(r.extraFirmware ?? [])].map((n) => [n, image(n)]));
+    await board.flash(r.firmware.map(image));
   }
   const progress: string[] = [];
   const ctx: TestContext = {
@@ -51,6 +52,7 @@ async function runSuite(seed: number, faults?: Faults): Promise<Map<string, Test
     consoles,
     clock: lab.clock,
     signal: new AbortController().signal,
+    firmware,
     log: (m) => progress.push(m),
   };
   const outcomes = new Map<string, TestOutcome>();

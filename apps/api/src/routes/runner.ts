@@ -19,6 +19,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { runnerOf } from "../plugins/auth.ts";
 import { openArtifact } from "../services/artifacts.ts";
+import { storeAttemptArtifact } from "../services/attempt-artifacts.ts";
 import {
   allocate,
   appendLogChunk,
@@ -146,6 +147,44 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
         offset: request.body.offset,
         data: Buffer.from(request.body.data, "base64"),
       }),
+  );
+
+  // Captures and tool logs arrive as raw bytes.
+  fastify.addContentTypeParser(
+    "application/octet-stream",
+    { parseAs: "buffer", bodyLimit: env.HIL_MAX_ARTIFACT_BYTES },
+    (_req, body, done) => done(null, body),
+  );
+
+  fastify.post(
+    "/attempts/:id/artifacts",
+    {
+      preHandler: fastify.requireRunner,
+      bodyLimit: env.HIL_MAX_ARTIFACT_BYTES,
+      schema: {
+        tags: ["runner"],
+        summary: "Upload a file recorded during the attempt (raw bytes)",
+        params: AttemptParams,
+        querystring: z.object({
+          name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/, "use letters, digits, '.', '_' or '-'"),
+          mediaType: z.string().regex(/^[a-z]+\/[A-Za-z0-9.+-]+$/, "must be a media type such as application/vnd.tcpdump.pcap"),
+        }),
+        response: { 201: z.object({ id: z.string(), sha256: z.string(), size: z.number() }), ...errors },
+      },
+    },
+    async (request, reply) => {
+      if (!Buffer.isBuffer(request.body)) {
+        return reply
+          .status(400)
+          .send({ error: { code: "VALIDATION", message: "send the file as Content-Type: application/octet-stream" } });
+      }
+      const a = await storeAttemptArtifact(prisma, env.HIL_DATA_DIR, runnerOf(request).runnerId, request.params.id, {
+        name: request.query.name,
+        mediaType: request.query.mediaType,
+        bytes: request.body,
+      });
+      return reply.status(201).send({ id: a.id, sha256: a.sha256, size: a.size });
+    },
   );
 
   fastify.post(

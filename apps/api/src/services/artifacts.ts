@@ -12,6 +12,19 @@ import { AppError, ErrorCode, notFound } from "../errors.ts";
 
 export const artifactPath = (dataDir: string, sha256: string) => join(dataDir, "artifacts", sha256.slice(0, 2), sha256);
 
+/** Stores bytes under their digest; idempotent. Written to a temporary name and renamed, so readers never see half a file. */
+export async function writeContentAddressed(dataDir: string, sha256: string, bytes: Uint8Array): Promise<void> {
+  const path = artifactPath(dataDir, sha256);
+  if (existsSync(path)) return;
+  await mkdir(join(dataDir, "artifacts", sha256.slice(0, 2)), { recursive: true });
+  const tmp = `${path}.${randomUUID()}.tmp`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, path).catch(async (err: unknown) => {
+    await rm(tmp, { force: true });
+    throw err;
+  });
+}
+
 const view = (a: {
   id: string;
   sha256: string;
@@ -42,17 +55,7 @@ export async function storeArtifact(
     throw new AppError(ErrorCode.VALIDATION, `sha256 mismatch: declared ${input.expectedSha256}, received bytes hash to ${sha256}`);
   }
   const existing = await db.artifact.findUnique({ where: { sha256 } });
-  const path = artifactPath(dataDir, sha256);
-  if (!existsSync(path)) {
-    // Write to a temporary name and rename, so a reader never sees a half-written file.
-    await mkdir(join(dataDir, "artifacts", sha256.slice(0, 2)), { recursive: true });
-    const tmp = `${path}.${randomUUID()}.tmp`;
-    await writeFile(tmp, input.bytes);
-    await rename(tmp, path).catch(async (err: unknown) => {
-      await rm(tmp, { force: true });
-      throw err;
-    });
-  }
+  await writeContentAddressed(dataDir, sha256, input.bytes);
   if (existing) return { artifact: view(existing), created: false };
   const row = await db.artifact.create({
     data: { sha256, size: input.bytes.length, kind: input.kind, name: input.name, boardType: input.boardType ?? null },

@@ -2,10 +2,19 @@
  * The runner side of the API: registration, inventory, heartbeats, leasing (atomic board allocation), serial log
  * chunks, results and finishing attempts. Runners reach Postgres only through these functions, over HTTP.
  */
-import type { AttemptEndReason, FinishAttemptBody, JobStatus, Lease, RunnerBoard, SubmittedResult, TestStatus } from "@tock-hil/protocol";
+import type {
+  AttemptEndReason,
+  Faults,
+  FinishAttemptBody,
+  JobStatus,
+  Lease,
+  RunnerBoard,
+  SubmittedResult,
+  TestStatus,
+} from "@tock-hil/protocol";
 import type { Db, PrismaClient } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
-import type { PlannedRole, RunParameters } from "./runs.ts";
+import type { PlannedRole } from "./runs.ts";
 import { rollUpRun } from "./runs.ts";
 import { assertTransition } from "./states.ts";
 import { generateToken, hashToken } from "./tokens.ts";
@@ -101,7 +110,7 @@ export async function allocate(db: PrismaClient, runnerId: string, options: { ma
       where: { status: "queued", run: { status: { in: ["queued", "running"] } } },
       orderBy: { createdAt: "asc" },
       take: options.maxQueuedScan ?? 200,
-      include: { run: { select: { id: true, seed: true, parameters: true } }, _count: { select: { attempts: true } } },
+      include: { run: { select: { id: true, seed: true } }, _count: { select: { attempts: true } } },
     });
     for (const job of queued) {
       const roles = job.roles as unknown as PlannedRole[];
@@ -125,7 +134,6 @@ export async function allocate(db: PrismaClient, runnerId: string, options: { ma
       });
       await tx.job.update({ where: { id: job.id }, data: { status: "running", startedAt: job.startedAt ?? new Date() } });
       await rollUpRun(tx, job.runId);
-      const params = job.run.parameters as unknown as RunParameters;
       return {
         attemptId: attempt.id,
         attemptNumber: attempt.number,
@@ -135,7 +143,7 @@ export async function allocate(db: PrismaClient, runnerId: string, options: { ma
         tests: job.tests,
         roles: assignment.map((a) => ({ role: a.role.role, board: a.board.name, firmware: a.role.firmware })),
         seed: Number(job.run.seed),
-        faults: params.faults,
+        faults: job.faults as Faults | null,
         timeoutMs: job.timeoutMs,
       } satisfies Lease;
     }

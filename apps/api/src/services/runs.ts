@@ -3,18 +3,19 @@
  * expansion into jobs, queries, and the roll-up of job outcomes into the run's status.
  */
 import { randomInt } from "node:crypto";
-import type { CreateRunBody, Faults, LeasedFirmware, ResultItem, Run, RunSummary, RunTrigger } from "@tock-hil/protocol";
-import type { Db, Prisma } from "../db.ts";
+import type { CreateRunBody, Faults, LeasedFirmware, ResultItem, Run, RunFaults, RunSummary, RunTrigger } from "@tock-hil/protocol";
+import { Prisma } from "../db.ts";
+import type { Db } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
 import { suiteCatalog } from "../suites.ts";
 import { assertTransition, isTerminalJob, runOutcome } from "./states.ts";
 
 export type PlannedRole = { role: string; boardType: string; firmware: LeasedFirmware[] };
-export type PlannedJob = { suite: string; tests: string[]; roles: PlannedRole[]; timeoutMs: number };
+export type PlannedJob = { suite: string; tests: string[]; roles: PlannedRole[]; timeoutMs: number; faults: Faults | null };
 export type RunParameters = {
   suites: string[];
   boards: string[];
-  faults: Faults | null;
+  faults: RunFaults | null;
   firmware: Record<string, string>;
   plan: PlannedJob[];
 };
@@ -29,6 +30,10 @@ export async function planRun(db: Db, input: CreateRunBody): Promise<RunParamete
   if (unknown.length > 0) {
     throw new AppError(ErrorCode.VALIDATION, `unknown suite(s): ${unknown.join(", ")}; known suites: ${known.join(", ")}`);
   }
+  const faultSuites = Object.keys(input.faults?.suites ?? {}).filter((s) => !suites.includes(s));
+  if (faultSuites.length > 0) {
+    throw new AppError(ErrorCode.VALIDATION, `faults.suites names suites this run does not include: ${faultSuites.join(", ")}`);
+  }
   const plan: PlannedJob[] = [];
   for (const name of new Set(suites)) {
     const suite = suiteCatalog.get(name)!;
@@ -42,10 +47,17 @@ export async function planRun(db: Db, input: CreateRunBody): Promise<RunParamete
     const roles: PlannedRole[] = [];
     for (const role of suite.roles) {
       const firmware: LeasedFirmware[] = [];
-      for (const fw of role.firmware) firmware.push(await resolveFirmware(db, fw, role.boardType, input.firmware?.[fw]));
+      for (const fw of role.firmware) firmware.push(await resolveFirmware(db, fw, role.boardType, input.firmware?.[fw], true));
+      for (const fw of role.extraFirmware ?? []) firmware.push(await resolveFirmware(db, fw, role.boardType, input.firmware?.[fw], false));
       roles.push({ role: role.name, boardType: role.boardType, firmware });
     }
-    plan.push({ suite: name, tests: suite.tests.map((t) => t.name), roles, timeoutMs: suite.timeoutMs });
+    plan.push({
+      suite: name,
+      tests: suite.tests.map((t) => t.name),
+      roles,
+      timeoutMs: suite.timeoutMs,
+      faults: jobFaults(input.faults, name),
+    });
   }
   const usedNames = new Set(plan.flatMap((j) => j.roles.flatMap((r) => r.firmware.map((f) => f.name))));
   const unusedPins = Object.keys(input.firmware ?? {}).filter((n) => !usedNames.has(n));
@@ -64,7 +76,21 @@ export async function planRun(db: Db, input: CreateRunBody): Promise<RunParamete
   };
 }
 
-async function resolveFirmware(db: Db, name: string, boardType: string, pinned: string | undefined): Promise<LeasedFirmware> {
+/** A job's faults: the run-wide ones with its suite's overrides merged on top; null when there are none. */
+function jobFaults(faults: RunFaults | undefined, suite: string): Faults | null {
+  if (!faults) return null;
+  const { suites, ...global } = faults;
+  const merged = { ...global, ...suites?.[suite] };
+  return Object.keys(merged).length > 0 ? merged : null;
+}
+
+async function resolveFirmware(
+  db: Db,
+  name: string,
+  boardType: string,
+  pinned: string | undefined,
+  flash: boolean,
+): Promise<LeasedFirmware> {
   const artifact = pinned
     ? await db.artifact.findUnique({ where: { sha256: pinned } })
     : await db.artifact.findFirst({
@@ -85,7 +111,7 @@ async function resolveFirmware(db: Db, name: string, boardType: string, pinned: 
       `firmware ${name} (${artifact.sha256}) is built for ${artifact.boardType}, not ${boardType}`,
     );
   }
-  return { name, kind: artifact.kind, sha256: artifact.sha256, size: artifact.size };
+  return { name, kind: artifact.kind, sha256: artifact.sha256, size: artifact.size, flash };
 }
 
 /** Writes a planned run. Jobs are created by the `hil.run.expand` job (see jobs/catalog.ts). */
@@ -126,6 +152,7 @@ export async function expandRun(db: Db, runId: string, maxAttempts: number): Pro
       suite: job.suite,
       tests: job.tests,
       roles: job.roles,
+      faults: job.faults ?? Prisma.DbNull,
       timeoutMs: job.timeoutMs,
       maxAttempts,
     })),
