@@ -11,6 +11,7 @@ import type { PrismaClient } from "./db.ts";
 import type { Env } from "./env.ts";
 import { AppError, ErrorCode } from "./errors.ts";
 import type { Orchestrator } from "./jobs/orchestrator.ts";
+import type { SuiteCatalog } from "./suites.ts";
 import { authPlugin } from "./plugins/auth.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { artifactRoutes } from "./routes/artifacts.ts";
@@ -23,6 +24,8 @@ import type { WorkSignal } from "./work-signal.ts";
 
 export type AppDeps = {
   env: Env;
+  /** Suites runs can be planned from (their manifests); tests pass a fixed catalog. */
+  suites: SuiteCatalog;
   prisma: PrismaClient;
   orchestrator: Orchestrator;
   workSignal: WorkSignal;

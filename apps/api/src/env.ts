@@ -42,6 +42,27 @@ export const Env = z.object({
     .default(64 * 1024 * 1024),
   // Default number of attempts per job (an infra error retries the job on other boards while attempts remain).
   HIL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(2),
+  // A job still waiting for boards after this long ends as error (reason queue_timeout).
+  HIL_QUEUE_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(6 * 3600_000),
+  // Consecutive infra errors (or failed health checks) after which a board is marked bad.
+  HIL_BOARD_BAD_AFTER: z.coerce.number().int().min(1).default(3),
+  // Priority points a queued job gains per minute of waiting, so low-priority work is never starved forever.
+  HIL_AGING_PER_MINUTE: z.coerce.number().min(0).default(1),
+  // Default priorities by trigger (higher first): people waiting at a desk, then pull requests, then the nightly.
+  HIL_PRIORITY_MANUAL: z.coerce.number().int().min(0).max(1000).default(300),
+  HIL_PRIORITY_PULL_REQUEST: z.coerce.number().int().min(0).max(1000).default(200),
+  HIL_PRIORITY_PUSH: z.coerce.number().int().min(0).max(1000).default(150),
+  HIL_PRIORITY_NIGHTLY: z.coerce.number().int().min(0).max(1000).default(100),
+  // Per-step bounds the runner enforces (ms): fetching firmware, flashing one board, first output after reset,
+  // and one test case (a test's own bound in its suite manifest wins).
+  HIL_STEP_FETCH_MS: z.coerce.number().int().min(100).default(120_000),
+  HIL_STEP_FLASH_MS: z.coerce.number().int().min(100).default(120_000),
+  HIL_STEP_BOOT_MS: z.coerce.number().int().min(100).default(10_000),
+  HIL_STEP_TEST_MS: z.coerce.number().int().min(100).default(300_000),
   // pino level. Logs are JSON; pretty-printed only when stdout is a terminal.
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
@@ -56,4 +77,19 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     throw new Error(`Invalid configuration:\n${lines.join("\n")}`);
   }
   return result.data;
+}
+
+/** Default priority of a run from its trigger. */
+export function priorityFor(env: Env, trigger: "manual" | "api" | "nightly" | "push" | "pull_request"): number {
+  switch (trigger) {
+    case "manual":
+    case "api":
+      return env.HIL_PRIORITY_MANUAL;
+    case "pull_request":
+      return env.HIL_PRIORITY_PULL_REQUEST;
+    case "push":
+      return env.HIL_PRIORITY_PUSH;
+    case "nightly":
+      return env.HIL_PRIORITY_NIGHTLY;
+  }
 }

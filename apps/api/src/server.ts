@@ -14,6 +14,7 @@ import { parseEnv } from "./env.ts";
 import { createOrchestrator } from "./jobs/orchestrator.ts";
 import { loggerOptions } from "./logger.ts";
 import { ensureAdminToken } from "./services/tokens.ts";
+import { suiteCatalog } from "./suites.ts";
 import { WorkSignal } from "./work-signal.ts";
 
 let env;
@@ -46,6 +47,8 @@ const orchestrator = await createOrchestrator({
   logger: logger.child({ component: "orchestrator" }),
   workSignal,
   maxAttempts: env.HIL_MAX_ATTEMPTS,
+  queueTimeoutMs: env.HIL_QUEUE_TIMEOUT_MS,
+  boardBadAfter: env.HIL_BOARD_BAD_AFTER,
   heartbeatIntervalMs: env.HIL_HEARTBEAT_INTERVAL_MS,
   runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS,
 });
@@ -58,7 +61,7 @@ const fastify = Fastify({
   keepAliveTimeout: 65_000,
   bodyLimit: 4 * 1024 * 1024,
 });
-await fastify.register(app, { env, prisma, orchestrator, workSignal });
+await fastify.register(app, { env, prisma, orchestrator, workSignal, suites: suiteCatalog });
 
 closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
   if (err) logger.error({ err }, "shutting down after an error");

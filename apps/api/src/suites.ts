@@ -4,15 +4,17 @@
  */
 import { manifest as ieee802154 } from "@tock-hil/suite-ieee802154/manifest";
 
-export type SuiteRole = { name: string; boardType: string; firmware: string[]; extraFirmware?: string[] };
+export type SuiteRole = { name: string; boardType: string; firmware: string[]; extraFirmware?: string[]; tags?: string[] };
 export type SuiteCatalogEntry = {
   name: string;
   description: string;
   roles: SuiteRole[];
   tests: { name: string; description: string; roles: string[] }[];
   timeoutMs: number;
+  sameGroup?: boolean;
+  reruns?: number;
 };
 
-export const suiteCatalog: ReadonlyMap<string, SuiteCatalogEntry> = new Map(
-  [ieee802154].map((m): [string, SuiteCatalogEntry] => [m.name, m]),
-);
+export type SuiteCatalog = ReadonlyMap<string, SuiteCatalogEntry>;
+
+export const suiteCatalog: SuiteCatalog = new Map([ieee802154].map((m): [string, SuiteCatalogEntry] => [m.name, m]));

@@ -14,6 +14,19 @@ async function upload(name: string, kind: string, bytes: Buffer, token = ADMIN_T
   });
 }
 
+/** Boards start with unknown health; report a passing health check for each, as a runner would after checking. */
+async function markHealthy(runnerToken: string, boards: string[]) {
+  for (const b of boards) {
+    const res = await t.fastify.inject({
+      method: "POST",
+      url: `/api/v1/runner/boards/${b}/health`,
+      headers: auth(runnerToken),
+      payload: { ok: true, message: "booted" },
+    });
+    expect(res.json()).toEqual({ health: "good" });
+  }
+}
+
 async function registerRunner(name: string) {
   const reg = await t.fastify.inject({ method: "POST", url: "/api/v1/registration-tokens", headers: auth(), payload: {} });
   expect(reg.statusCode).toBe(201);
@@ -155,8 +168,15 @@ describe("a run through the runner protocol", () => {
     const run = created.json();
     expect(run).toMatchObject({ status: "queued", ref: "abc123", seed: 42, suites: ["ieee802154"], faults: { loss: 0.1 } });
 
+    // A new board must pass a health check first: the lease hands out the check, with the newest kernel image.
+    const check = await t.fastify.inject({ method: "POST", url: "/api/v1/runner/lease", headers: runnerAuth, payload: { waitMs: 300 } });
+    expect(check.json()).toMatchObject({
+      lease: null,
+      healthCheck: { board: "nrf-1", firmware: [{ name: "nrf52840dk", kind: "kernel" }] },
+    });
+    await markHealthy(runner, ["nrf-1"]);
     const none = await t.fastify.inject({ method: "POST", url: "/api/v1/runner/lease", headers: runnerAuth, payload: { waitMs: 300 } });
-    expect(none.json()).toEqual({ lease: null });
+    expect(none.json()).toEqual({ lease: null, healthCheck: null });
 
     await t.fastify.inject({
       method: "PUT",
@@ -169,6 +189,7 @@ describe("a run through the runner protocol", () => {
         ],
       },
     });
+    await markHealthy(runner, ["nrf-2"]);
     const leased = await t.fastify.inject({ method: "POST", url: "/api/v1/runner/lease", headers: runnerAuth, payload: { waitMs: 5000 } });
     const lease = leased.json().lease;
     expect(lease).toMatchObject({ runId: run.id, suite: "ieee802154", tests: ["radio_tx", "radio_rx"], seed: 42, faults: { loss: 0.1 } });
@@ -284,6 +305,7 @@ describe("a run through the runner protocol", () => {
         ],
       },
     });
+    await markHealthy(runner, ["a", "b"]);
     const run = (await t.fastify.inject({ method: "POST", url: "/api/v1/runs", headers: auth(), payload: {} })).json();
     const lease = (
       await t.fastify.inject({ method: "POST", url: "/api/v1/runner/lease", headers: auth(runner), payload: { waitMs: 5000 } })

@@ -5,13 +5,16 @@
  * `runner_shutdown` so the API can retry it elsewhere at once.
  */
 import type { Lab, Suite } from "@tock-hil/board";
-import type { Lease } from "@tock-hil/protocol";
+import type { HealthCheck, Lease } from "@tock-hil/protocol";
 import type { Logger } from "pino";
 import { ApiError } from "./api-client.ts";
 import type { ApiClient } from "./api-client.ts";
 import { runAttempt } from "./attempt-runner.ts";
 import type { FirmwareCache } from "./firmware-cache.ts";
+import { runHealthCheck } from "./health-check.ts";
 import type { LoadedLabConfig } from "./lab-config.ts";
+
+const ATTEMPT_HEARTBEAT_MS = 500;
 
 export type AgentOptions = {
   api: ApiClient;
@@ -35,7 +38,7 @@ export class Agent {
   async start(): Promise<void> {
     const { api, config, logger } = this.options;
     const synced = await api.syncBoards(
-      config.boards.map((b) => ({ name: b.name, type: b.type, tags: b.tags })),
+      config.boards.map((b) => ({ name: b.name, type: b.type, tags: b.tags, ...(b.group ? { group: b.group } : {}) })),
       this.stopController.signal,
     );
     this.heartbeatIntervalMs = synced.heartbeatIntervalMs;
@@ -50,11 +53,14 @@ export class Agent {
   }
 
   private scheduleHeartbeat() {
+    // During an attempt, beat fast: the heartbeat answer is how a cancellation reaches the runner, and a cancelled
+    // job must stop within 2 seconds.
+    const interval = this.current ? Math.min(this.heartbeatIntervalMs, ATTEMPT_HEARTBEAT_MS) : this.heartbeatIntervalMs;
     this.heartbeatTimer = setTimeout(() => {
       void this.beat().finally(() => {
         if (!this.stopController.signal.aborted || this.current) this.scheduleHeartbeat();
       });
-    }, this.heartbeatIntervalMs);
+    }, interval);
   }
 
   private async beat() {
@@ -74,17 +80,32 @@ export class Agent {
     const { api, logger } = this.options;
     const stop = this.stopController.signal;
     while (!stop.aborted) {
-      let lease: Lease | null;
+      let answer: { lease: Lease | null; healthCheck: HealthCheck | null };
       try {
-        lease = (await api.lease(this.options.leaseWaitMs ?? 10_000, stop)).lease;
+        answer = await api.lease(this.options.leaseWaitMs ?? 10_000, stop);
       } catch (err) {
         if (stop.aborted) break;
         logger.warn({ err: (err as Error).message }, "leasing failed; retrying");
         await new Promise((r) => setTimeout(r, 1000));
         continue;
       }
-      if (!lease) continue;
-      await this.runLease(lease);
+      if (answer.healthCheck) await this.runHealthCheck(answer.healthCheck);
+      else if (answer.lease) await this.runLease(answer.lease);
+    }
+  }
+
+  private async runHealthCheck(check: HealthCheck) {
+    const { api, logger } = this.options;
+    logger.info({ board: check.board, firmware: check.firmware.map((f) => f.name) }, "health check started");
+    const outcome = await runHealthCheck(check, this.options.lab, this.options.cache, this.stopController.signal);
+    try {
+      const res = await api.reportHealth(check.board, outcome);
+      logger[outcome.ok ? "info" : "warn"](
+        { board: check.board, ok: outcome.ok, health: res.health, message: outcome.message },
+        "health check done",
+      );
+    } catch (err) {
+      logger.error({ err, board: check.board }, "could not report the health check");
     }
   }
 
@@ -92,6 +113,9 @@ export class Agent {
     const { api, logger } = this.options;
     const controller = new AbortController();
     this.current = { lease, controller };
+    // Switch to fast heartbeats now rather than after the current (slow) interval.
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    this.scheduleHeartbeat();
     logger.info(
       { attemptId: lease.attemptId, runId: lease.runId, suite: lease.suite, roles: lease.roles.map((r) => `${r.role}=${r.board}`) },
       "attempt leased",

@@ -5,6 +5,7 @@
  */
 import {
   FinishAttemptResponse,
+  HealthReportResponse,
   HeartbeatResponse,
   LeaseResponse,
   LogChunkResponse,
@@ -174,6 +175,10 @@ export class ApiClient {
       }
       await sleep(Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** attempt));
     }
+  }
+
+  reportHealth(board: string, body: { ok: boolean; message: string }) {
+    return this.request("POST", `/api/v1/runner/boards/${encodeURIComponent(board)}/health`, HealthReportResponse, { body });
   }
 
   finish(attemptId: string, body: FinishAttemptBody) {

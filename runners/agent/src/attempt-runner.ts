@@ -3,7 +3,7 @@
  * boards, stream serial output, report each result as soon as it is known, and finish. Every failure before the
  * tests start is an infra error with a precise reason; a test that crashes is an `error` result, not a `fail`.
  */
-import type { Board, ConsoleLog, FirmwareImage, Lab, Suite, TestOutcome } from "@tock-hil/board";
+import type { Board, ConsoleLog, FirmwareImage, Lab, Suite, TestCase, TestOutcome } from "@tock-hil/board";
 import { FlashError } from "@tock-hil/board";
 import type { FinishAttemptBody, Lease, SubmittedResult } from "@tock-hil/protocol";
 import type { Logger } from "pino";
@@ -99,28 +99,49 @@ async function execute(
     consoles[role.role] = recorder;
   }
 
+  // Step 1: fetch and verify every image, bounded as a whole.
+  const fetchSignal = AbortSignal.any([signal, AbortSignal.timeout(lease.steps.fetchMs)]);
   const firmware: Record<string, Record<string, FirmwareImage>> = {};
   for (const role of lease.roles) {
-    const images: FirmwareImage[] = [];
+    const images: Record<string, FirmwareImage> = {};
     for (const fw of role.firmware) {
       try {
-        const image = await deps.cache.get(fw, signal);
+        const image = await deps.cache.get(fw, fetchSignal);
         logger.info({ role: role.role, firmware: fw.name, sha256: fw.sha256, cached: image.cached }, "firmware ready");
-        images.push(image);
+        images[fw.name] = image;
       } catch (err) {
-        if (signal.aborted) throw err;
+        if (signal.aborted) throw new AttemptFailure(stopped(signal));
+        if (fetchSignal.aborted) {
+          throw new AttemptFailure({
+            status: "error",
+            reason: "fetch_timeout",
+            message: `fetching firmware took longer than ${lease.steps.fetchMs} ms (at ${fw.name})`,
+          });
+        }
         throw new AttemptFailure({ status: "error", reason: "firmware_unavailable", message: (err as Error).message });
       }
     }
-    firmware[role.role] = Object.fromEntries(images.map((i) => [i.name, i]));
+    firmware[role.role] = images;
+  }
+
+  // Step 2: flash each board, bounded per board.
+  for (const role of lease.roles) {
     const board = boards[role.role]!;
-    const toFlash = images.filter((_, i) => role.firmware[i]!.flash);
+    const toFlash = role.firmware.filter((f) => f.flash).map((f) => firmware[role.role]![f.name]!);
+    const flashSignal = AbortSignal.any([signal, AbortSignal.timeout(lease.steps.flashMs)]);
     try {
-      const report = await board.flash(toFlash, signal);
+      const report = await board.flash(toFlash, flashSignal);
       logger.info({ role: role.role, board: board.name, written: report.written.map((w) => w.name) }, "board flashed");
     } catch (err) {
+      if (signal.aborted) throw new AttemptFailure(stopped(signal));
+      if (flashSignal.aborted) {
+        throw new AttemptFailure({
+          status: "error",
+          reason: "flash_timeout",
+          message: `flashing ${board.name} (role ${role.role}) took longer than ${lease.steps.flashMs} ms`,
+        });
+      }
       if (err instanceof FlashError) {
-        if (err.code === "cancelled" || signal.aborted) throw new AttemptFailure(stopped(signal));
         throw new AttemptFailure({
           status: "error",
           reason: "flash_failed",
@@ -131,49 +152,119 @@ async function execute(
     }
   }
 
+  // Step 3: every board must boot (print something after reset) before any test runs: a board that never boots is
+  // an infra error, not a test failure.
+  for (const role of lease.roles) {
+    const board = boards[role.role]!;
+    if (!(await bootsWithin(board, deps.lab.clock, lease.steps.bootMs, signal))) {
+      if (signal.aborted) throw new AttemptFailure(stopped(signal));
+      throw new AttemptFailure({
+        status: "error",
+        reason: "boot_timeout",
+        message: `${board.name} (role ${role.role}) printed nothing within ${lease.steps.bootMs} ms of reset`,
+      });
+    }
+    await board.halt();
+  }
+
+  // Step 4: the tests, in order, each bounded; a failed test is re-run up to `reruns` times.
   const tests = lease.tests.map((name) => suite.tests.find((t) => t.name === name));
   for (const [i, test] of tests.entries()) {
-    if (signal.aborted) throw new AttemptFailure(stopped(signal));
     const name = lease.tests[i]!;
     if (!test) {
       await submit(
         deps.api,
         lease.attemptId,
-        { test: name, status: "error", durationMs: 0, message: `suite ${lease.suite} on this runner has no test ${name}` },
+        { test: name, try: 1, status: "error", durationMs: 0, message: `suite ${lease.suite} on this runner has no test ${name}` },
         signal,
       );
       continue;
     }
-    logger.info({ test: name }, "test started");
-    const started = deps.lab.clock.now();
-    let outcome: TestOutcome;
-    try {
-      outcome = await test.run({
-        boards,
-        consoles,
-        clock: deps.lab.clock,
-        signal,
-        firmware,
-        log: (message) => logger.info({ test: name }, message),
-      });
-    } catch (err) {
+    for (let attemptTry = 1; attemptTry <= lease.reruns + 1; attemptTry++) {
       if (signal.aborted) throw new AttemptFailure(stopped(signal));
-      outcome = { status: "error", message: `test crashed: ${(err as Error).message}` };
+      const result = await runTest(test, attemptTry, { boards, consoles, firmware, lease, deps, signal, logger });
+      await recorders.get(result.logSpan?.role ?? "")?.flush(); // the judged span must be readable with the result
+      await submit(deps.api, lease.attemptId, result, signal);
+      if (result.status !== "fail") break;
+      if (attemptTry <= lease.reruns) logger.info({ test: name, try: attemptTry }, "test failed; re-running it");
     }
-    const result: SubmittedResult = {
-      test: name,
-      status: outcome.status,
-      durationMs: Math.max(0, Math.round(deps.lab.clock.now() - started)),
-      ...(outcome.message !== undefined ? { message: outcome.message } : {}),
-      ...(outcome.measurements !== undefined ? { measurements: outcome.measurements } : {}),
-      ...(outcome.logSpan !== undefined ? { logSpan: outcome.logSpan } : {}),
-    };
-    logger.info({ test: name, status: result.status, message: result.message, measurements: result.measurements }, "test finished");
-    // The judged span must be readable when the result is: upload the log before the result.
-    await recorders.get(outcome.logSpan?.role ?? "")?.flush();
-    await submit(deps.api, lease.attemptId, result, signal);
   }
   return { status: "completed", reason: "completed" };
+}
+
+/** Resets the board and waits, on the lab clock, for its first output. */
+async function bootsWithin(board: Board, clock: Lab["clock"], ms: number, signal: AbortSignal): Promise<boolean> {
+  let seen = false;
+  const off = board.serial.onData(() => {
+    seen = true;
+  });
+  try {
+    await board.reset();
+    const deadline = clock.now() + ms;
+    while (!seen && clock.now() < deadline && !signal.aborted)
+      await clock.sleep(Math.min(50, deadline - clock.now()), signal).catch(() => {});
+    return seen;
+  } finally {
+    off();
+  }
+}
+
+type TestRun = {
+  boards: Record<string, Board>;
+  consoles: Record<string, ConsoleLog>;
+  firmware: Record<string, Record<string, FirmwareImage>>;
+  lease: Lease;
+  deps: AttemptDeps;
+  signal: AbortSignal;
+  logger: Logger;
+};
+
+async function runTest(test: TestCase, attemptTry: number, run: TestRun): Promise<SubmittedResult> {
+  const { deps, signal, logger } = run;
+  const limitMs = test.timeoutMs ?? run.lease.steps.testMs;
+  // The test gets its own signal: aborted by the attempt's (cancel, shutdown) or by its own wall-time bound.
+  const own = new AbortController();
+  const timer = setTimeout(() => own.abort(new Error(`test timed out after ${limitMs} ms`)), limitMs);
+  const onAbort = () => own.abort(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  logger.info({ test: test.name, try: attemptTry }, "test started");
+  const started = deps.lab.clock.now();
+  let outcome: TestOutcome;
+  try {
+    outcome = await Promise.race([
+      test.run({
+        boards: run.boards,
+        consoles: run.consoles,
+        clock: deps.lab.clock,
+        signal: own.signal,
+        firmware: run.firmware,
+        log: (m) => logger.info({ test: test.name }, m),
+      }),
+      new Promise<never>((_, reject) => own.signal.addEventListener("abort", () => reject(own.signal.reason as Error), { once: true })),
+    ]);
+  } catch (err) {
+    if (signal.aborted) throw new AttemptFailure(stopped(signal));
+    outcome = own.signal.aborted
+      ? { status: "error", message: `test timed out after ${limitMs} ms (wall time)` }
+      : { status: "error", message: `test crashed: ${(err as Error).message}` };
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
+  }
+  const result: SubmittedResult = {
+    test: test.name,
+    try: attemptTry,
+    status: outcome.status,
+    durationMs: Math.max(0, Math.round(deps.lab.clock.now() - started)),
+    ...(outcome.message !== undefined ? { message: outcome.message } : {}),
+    ...(outcome.measurements !== undefined ? { measurements: outcome.measurements } : {}),
+    ...(outcome.logSpan !== undefined ? { logSpan: outcome.logSpan } : {}),
+  };
+  logger.info(
+    { test: test.name, try: attemptTry, status: result.status, message: result.message, measurements: result.measurements },
+    "test finished",
+  );
+  return result;
 }
 
 async function submit(api: ApiClient, attemptId: string, result: SubmittedResult, signal: AbortSignal) {

@@ -15,6 +15,7 @@ export const BoardConfig = z
     type: Name.describe("Board type, e.g. nrf52840dk"),
     adapter: z.literal("emulated", { message: "adapter must be 'emulated' (real-hardware adapters are not available yet)" }),
     tags: z.array(z.string().min(1)).default([]),
+    group: Name.optional().describe("Shared physical environment, e.g. the RF enclosure; jobs may require one group"),
   })
   .strict();
 export type BoardConfig = z.infer<typeof BoardConfig>;

@@ -180,6 +180,8 @@ export type RoleRequirement = {
    * test that needs a different kernel, or a deliberately broken image). Available in `TestContext.firmware`.
    */
   extraFirmware?: string[];
+  /** Tags the board must carry (e.g. `antenna-ext`). */
+  tags?: string[];
 };
 
 /** Static description of a test case (no code), safe to import from the API. */
@@ -188,6 +190,8 @@ export type TestManifest = {
   description: string;
   /** Roles this test uses; a subset of the suite's roles. */
   roles: string[];
+  /** Wall-time bound on this test; the runner's default applies when omitted. */
+  timeoutMs?: number;
 };
 
 /** Static description of a suite (no code), safe to import from the API. */
@@ -198,6 +202,10 @@ export type SuiteManifest = {
   tests: TestManifest[];
   /** Upper bound on the whole suite's wall time, for the job timeout. */
   timeoutMs: number;
+  /** All roles must be on boards of one group (e.g. one RF enclosure, or one emulated medium). */
+  sameGroup?: boolean;
+  /** Re-run a failed test up to this many times; pass-after-fail is reported as flaky. Default 0. */
+  reruns?: number;
 };
 
 /** One executable test case. */

@@ -67,7 +67,99 @@ export const Faults = z
       .optional()
       .describe("Probability (0..1) that a received 802.15.4 frame has a bit flipped (dropped by the FCS check)"),
     // --- radios, OpenThread, board faults (issue 3) ---
+    linkLoss: z
+      .array(
+        z
+          .object({
+            from: z.string().min(1).describe('Sending board name, or "*" for any'),
+            to: z.string().min(1).describe('Receiving board name, or "*" for any'),
+            loss: z.number().min(0).max(1).describe("Probability (0..1) that a frame on this link is lost"),
+          })
+          .strict(),
+      )
+      .optional()
+      .describe("Per-link 802.15.4 loss by board name (directional); applied on top of `loss`; the highest matching entry wins"),
+    burstLoss: z
+      .object({
+        enterBad: z.number().min(0).max(1).describe("Per-frame probability that a link in the good state turns bad"),
+        exitBad: z.number().min(0).max(1).describe("Per-frame probability that a link in the bad state recovers"),
+        lossBad: z.number().min(0).max(1).optional().describe("Loss probability while bad (default 1)"),
+        lossGood: z.number().min(0).max(1).optional().describe("Loss probability while good (default 0)"),
+      })
+      .strict()
+      .optional()
+      .describe("Bursty 802.15.4 loss: a Gilbert-Elliott two-state chain per (sender, receiver) link, stepped once per frame"),
+    jamming: z
+      .array(
+        z
+          .object({
+            channel: z.number().int().min(11).max(26).describe("802.15.4 channel to jam"),
+            fromMs: z.number().min(0).optional().describe("Start, in ms of virtual time after the session began (default 0)"),
+            untilMs: z.number().min(0).optional().describe("End, in ms after the session began (default: the whole session)"),
+          })
+          .strict(),
+      )
+      .optional()
+      .describe("Continuous interference on a channel: CCA always busy (EBUSY after 4 attempts), frames on it are destroyed"),
+    boardHang: z
+      .array(
+        z
+          .object({
+            target: z.string().min(1).describe('"all", a board name (e.g. nrf-2), or an app/image name the board runs'),
+            afterMs: z.number().min(0).describe("Virtual ms after the kernel's boot banner"),
+          })
+          .strict(),
+      )
+      .optional()
+      .describe("The targeted board's CPU hangs: no more serial output, console input ignored, radio off, until reset"),
+    kernelPanic: z
+      .array(
+        z
+          .object({
+            target: z.string().min(1).describe('"all", a board name, or an app/image name the board runs'),
+            afterMs: z.number().min(0).describe("Virtual ms after the kernel's boot banner"),
+          })
+          .strict(),
+      )
+      .optional()
+      .describe("The targeted board's kernel panics (Tock panic banner on serial) and stops until reset"),
+    routerAbsent: z.boolean().optional().describe("Boards flashed with an OpenThread router image stay unpowered: no serial, no radio"),
+    wrongNetworkKey: z
+      .boolean()
+      .optional()
+      .describe("Tock OpenThread apps use a network key that differs from the router's in one byte, so MLE verification fails"),
     // --- networks and kernels: Ethernet, WiFi, IPC (issue 4) ---
+    ethernetLoss: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe("Probability (0..1) that an Ethernet frame on the lab's L2 segment is lost on its way to each receiver"),
+    ethernetCorruption: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe("Probability (0..1) that an Ethernet frame arrives with one bit flipped (the receiving MAC's FCS check drops it)"),
+    ethernetLinkDown: z.boolean().optional().describe("Board Ethernet cables unplugged: wired boards have no carrier, their frames go nowhere"),
+    wifiWrongPassphrase: z
+      .boolean()
+      .optional()
+      .describe("The lab's WPA2 access points use a different passphrase, so the 4-way handshake MIC check fails and joins fail"),
+    wifiFirmwareMissing: z
+      .boolean()
+      .optional()
+      .describe("The CYW43439 firmware section of Pico W kernels reads as erased flash: the chip never boots and WiFi init fails"),
+    wifiApDown: z.boolean().optional().describe("The lab's access points are off: scans find nothing and joins fail"),
+    dhcpSilent: z.boolean().optional().describe("The lab's DHCP server ignores every request, so no station gets a lease"),
+    ipcSilentService: z
+      .boolean()
+      .optional()
+      .describe("On multi-kernel boards the remote echo service (kernel 1) accepts requests but never responds"),
+    ipcRemotePanic: z
+      .boolean()
+      .optional()
+      .describe("On multi-kernel boards kernel instance 1 panics 50 ms after its boot banner; kernel 0 keeps running"),
   })
   .strict();
 export type Faults = z.infer<typeof Faults>;
@@ -90,6 +182,13 @@ export const CreateRunBody = z
       .optional()
       .describe("Firmware to flash, by logical name (e.g. radio_rx) -> artifact sha256; default: newest upload"),
     project: Name.optional().describe("Project name; default: the `default` project"),
+    priority: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .optional()
+      .describe("Scheduling priority, higher first; default from the trigger (manual 300, pull_request 200, push 150, nightly 100)"),
   })
   .strict();
 export type CreateRunBody = z.infer<typeof CreateRunBody>;
@@ -104,6 +203,7 @@ export const Run = z.object({
   boards: z.array(z.string()),
   faults: RunFaults.nullable(),
   seed: z.number(),
+  priority: z.number(),
   message: z.string().nullable().describe("Why the run ended as it did, when not obvious from its results"),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
@@ -113,6 +213,7 @@ export const Run = z.object({
       id: z.string(),
       suite: z.string(),
       status: JobStatus,
+      endReason: z.string().nullable().describe("Set when the job ended without an attempt deciding it (queue_timeout, cancelled)"),
       attempts: z.array(
         z.object({
           id: z.string(),
@@ -149,7 +250,9 @@ export const ResultItem = z.object({
   durationMs: z.number(),
   message: z.string().optional(),
   measurements: Measurements.optional(),
-  attempt: z.number().describe("Attempt number the result comes from"),
+  attempt: z.number().describe("Attempt number the result comes from (0: the job never got boards)"),
+  tries: z.number().describe("How many times the test ran in that attempt (re-runs of a failed test)"),
+  flaky: z.boolean().describe("True when the test failed and then passed on a re-run in the same attempt"),
   logSpan: z.object({ role: z.string(), board: z.string(), start: z.number(), end: z.number() }).optional(),
 });
 export type ResultItem = z.infer<typeof ResultItem>;
@@ -209,6 +312,7 @@ export const RunnerBoard = z.object({
   name: Name.describe("Stable board name within this runner, e.g. nrf-1"),
   type: Name.describe("Board type, e.g. nrf52840dk"),
   tags: z.array(z.string().min(1).max(100)).max(50).default([]),
+  group: Name.optional().describe("Shared physical environment, e.g. the RF enclosure the board sits in"),
 });
 export type RunnerBoard = z.infer<typeof RunnerBoard>;
 
@@ -280,10 +384,28 @@ export const Lease = z.object({
   seed: z.number(),
   faults: Faults.nullable().describe("This job's faults: the run-wide ones merged with its suite's overrides"),
   timeoutMs: z.number(),
+  reruns: z.number().describe("Re-run a failed test up to this many times; pass-after-fail is reported as flaky"),
+  steps: z.object({
+    fetchMs: z.number().describe("Bound on fetching and verifying all firmware"),
+    flashMs: z.number().describe("Bound on flashing one board"),
+    bootMs: z.number().describe("Bound on a board's first output after reset"),
+    testMs: z.number().describe("Default bound on one test case (wall time)"),
+  }),
 });
 export type Lease = z.infer<typeof Lease>;
 
-export const LeaseResponse = z.object({ lease: Lease.nullable() });
+/** Flash a known-good kernel on a board whose health is unknown, reset it, and check it boots and answers. */
+export const HealthCheck = z.object({
+  board: z.string(),
+  firmware: z.array(LeasedFirmware),
+  bootTimeoutMs: z.number(),
+});
+export type HealthCheck = z.infer<typeof HealthCheck>;
+
+export const LeaseResponse = z.object({
+  lease: Lease.nullable(),
+  healthCheck: HealthCheck.nullable().default(null).describe("A board to check before it may take jobs"),
+});
 export type LeaseResponse = z.infer<typeof LeaseResponse>;
 
 export const LogChunkBody = z
@@ -301,6 +423,7 @@ export type LogChunkResponse = z.infer<typeof LogChunkResponse>;
 export const SubmittedResult = z
   .object({
     test: z.string(),
+    try: z.number().int().min(1).max(20).default(1).describe("1 for the first run; re-runs of a failed test count up"),
     status: TestStatus,
     durationMs: z.number().int().min(0),
     message: z.string().max(10_000).optional(),
@@ -323,6 +446,9 @@ export const AttemptEndReason = z.enum([
   "firmware_unavailable",
   "board_unavailable",
   "suite_crashed",
+  "fetch_timeout",
+  "flash_timeout",
+  "boot_timeout",
   "timeout",
   "cancelled",
   "runner_shutdown",
@@ -340,4 +466,12 @@ export const FinishAttemptBody = z
 export type FinishAttemptBody = z.infer<typeof FinishAttemptBody>;
 
 export const FinishAttemptResponse = z.object({ jobStatus: JobStatus });
+
+export const HealthReportBody = z
+  .object({ ok: z.boolean(), message: z.string().max(10_000) })
+  .strict();
+export type HealthReportBody = z.infer<typeof HealthReportBody>;
+
+export const HealthReportResponse = z.object({ health: BoardHealth });
+export type HealthReportResponse = z.infer<typeof HealthReportResponse>;
 export type FinishAttemptResponse = z.infer<typeof FinishAttemptResponse>;

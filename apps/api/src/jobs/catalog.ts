@@ -18,6 +18,11 @@ export const jobCatalog = {
     payload: z.object({ attemptId: z.string().uuid(), timeoutMs: z.number().int().positive() }),
     options: { attempts: 3, backoff: { type: "fixed", delay: 1000 } } satisfies JobsOptions,
   },
+  /** Fires when a job's queue timeout is up; ends it as error (queue_timeout) if it is still waiting for boards. */
+  "hil.job.queue-timeout": {
+    payload: z.object({ jobId: z.string().uuid() }),
+    options: { attempts: 3, backoff: { type: "fixed", delay: 1000 } } satisfies JobsOptions,
+  },
   /** Periodic: ends attempts of runners that stopped heartbeating. */
   "hil.runners.reap": {
     payload: z.object({}),

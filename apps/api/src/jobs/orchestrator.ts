@@ -9,6 +9,7 @@ import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { PrismaClient } from "../db.ts";
 import { expandRun, runsAwaitingExpansion } from "../services/runs.ts";
+import { expireQueuedJob } from "../services/cancel.ts";
 import { reapLostRunners, timeOutAttempt } from "../services/runner-protocol.ts";
 import type { WorkSignal } from "../work-signal.ts";
 import { jobCatalog, ORCHESTRATOR_QUEUE } from "./catalog.ts";
@@ -21,6 +22,8 @@ export type OrchestratorOptions = {
   logger: Logger;
   workSignal: WorkSignal;
   maxAttempts: number;
+  queueTimeoutMs: number;
+  boardBadAfter: number;
   heartbeatIntervalMs: number;
   runnerTimeoutMs: number;
 };
@@ -55,21 +58,28 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
 
   const handlers: { [N in JobName]: (payload: JobPayload<N>) => Promise<void> } = {
     "hil.run.expand": async ({ runId }) => {
-      const created = await prisma.$transaction((tx) => expandRun(tx, runId, options.maxAttempts));
-      if (created > 0) {
-        logger.info({ runId, jobs: created }, "run expanded into jobs");
-        workSignal.notify();
+      const jobIds = await prisma.$transaction((tx) =>
+        expandRun(tx, runId, { maxAttempts: options.maxAttempts, queueTimeoutMs: options.queueTimeoutMs }),
+      );
+      if (jobIds.length === 0) return;
+      logger.info({ runId, jobs: jobIds.length }, "run expanded into jobs");
+      workSignal.notify();
+      for (const jobId of jobIds) {
+        await orchestrator.enqueue("hil.job.queue-timeout", { jobId }, { delay: options.queueTimeoutMs, jobId: `queue-timeout-${jobId}` });
       }
     },
+    "hil.job.queue-timeout": async ({ jobId }) => {
+      if (await expireQueuedJob(prisma, jobId)) logger.warn({ jobId, queueTimeoutMs: options.queueTimeoutMs }, "job expired in the queue");
+    },
     "hil.attempt.timeout": async ({ attemptId, timeoutMs }) => {
-      const status = await timeOutAttempt(prisma, attemptId, timeoutMs);
+      const status = await timeOutAttempt(prisma, attemptId, timeoutMs, options.boardBadAfter);
       if (status) {
         logger.warn({ attemptId, timeoutMs, jobStatus: status }, "attempt timed out");
         workSignal.notify();
       }
     },
     "hil.runners.reap": async () => {
-      const ended = await reapLostRunners(prisma, options.runnerTimeoutMs);
+      const ended = await reapLostRunners(prisma, options.runnerTimeoutMs, options.boardBadAfter);
       if (ended.length > 0) {
         logger.warn({ attempts: ended }, "ended attempts of lost runners");
         workSignal.notify();

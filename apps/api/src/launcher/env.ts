@@ -16,8 +16,8 @@ export const LauncherEnv = z.object({
   HIL_DATA_DIR: z.string().default(".data"),
   // Admin token to use; when unset, the one in $HIL_DATA_DIR/admin-token is reused, or a new one is created there.
   HIL_ADMIN_TOKEN: z.string().optional(),
-  // Number of emulated nRF52840DK boards in the local emulated lab (the radio suite needs 2).
-  HIL_EMULATED_BOARDS: z.coerce.number().int().min(1).max(32).default(2),
+  // Number of emulated nRF52840DK boards in the local emulated lab, in one RF group like Tock's 4-board cluster.
+  HIL_EMULATED_BOARDS: z.coerce.number().int().min(1).max(32).default(4),
   // Queue a run of every suite once everything is up.
   HIL_START_RUN: BoolEnv.default(true),
   LOG_LEVEL: z.string().default("info"),

@@ -193,7 +193,7 @@ try {
   const labFile = join(labDir, "lab.yaml");
   const boards = Array.from(
     { length: env.HIL_EMULATED_BOARDS },
-    (_, i) => `  - { name: nrf-${i + 1}, type: nrf52840dk, adapter: emulated, tags: [emulated] }`,
+    (_, i) => `  - { name: nrf-${i + 1}, type: nrf52840dk, adapter: emulated, tags: [emulated], group: rf-enclosure-1 }`,
   );
   await writeFile(
     labFile,

@@ -2,6 +2,8 @@ import {
   ErrorBody,
   FinishAttemptBody,
   FinishAttemptResponse,
+  HealthReportBody,
+  HealthReportResponse,
   HeartbeatBody,
   HeartbeatResponse,
   LeaseBody,
@@ -17,11 +19,12 @@ import {
 } from "@tock-hil/protocol";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { AppError, ErrorCode } from "../errors.ts";
 import { runnerOf } from "../plugins/auth.ts";
 import { openArtifact } from "../services/artifacts.ts";
 import { storeAttemptArtifact } from "../services/attempt-artifacts.ts";
+import { lease, reportHealth } from "../services/allocator.ts";
 import {
-  allocate,
   appendLogChunk,
   endOrphanedAttempts,
   finishAttempt,
@@ -89,28 +92,69 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
       const deadline = Date.now() + request.body.waitMs;
       const aborted = new AbortController();
       request.raw.on("close", () => aborted.abort());
+      const settings = {
+        agingPerMinute: env.HIL_AGING_PER_MINUTE,
+        steps: {
+          fetchMs: env.HIL_STEP_FETCH_MS,
+          flashMs: env.HIL_STEP_FLASH_MS,
+          bootMs: env.HIL_STEP_BOOT_MS,
+          testMs: env.HIL_STEP_TEST_MS,
+        },
+      };
       for (;;) {
-        const lease = await allocate(prisma, runner.runnerId);
-        if (lease) {
-          request.log.info({ attemptId: lease.attemptId, jobId: lease.jobId, runId: lease.runId, runner: runner.name }, "job leased");
-          // Slack beyond the suite's own bound covers flashing and uploads; the watchdog is a backstop.
-          const timeoutMs = lease.timeoutMs + 60_000;
+        const decision = await lease(prisma, runner.runnerId, settings);
+        if (decision.healthCheck) {
+          request.log.info({ board: decision.healthCheck.board, runner: runner.name }, "health check leased");
+          return decision;
+        }
+        const leased = decision.lease;
+        if (leased) {
+          request.log.info({ attemptId: leased.attemptId, jobId: leased.jobId, runId: leased.runId, runner: runner.name }, "job leased");
+          // Slack beyond the suite's own bound covers fetching, flashing and uploads; the watchdog is a backstop.
+          const timeoutMs = leased.timeoutMs + 60_000;
           await orchestrator
             .enqueue(
               "hil.attempt.timeout",
-              { attemptId: lease.attemptId, timeoutMs },
-              { delay: timeoutMs, jobId: `timeout-${lease.attemptId}` },
+              { attemptId: leased.attemptId, timeoutMs },
+              { delay: timeoutMs, jobId: `timeout-${leased.attemptId}` },
             )
-            .catch((err: unknown) => {
-              request.log.warn({ err, attemptId: lease.attemptId }, "could not schedule the attempt watchdog");
-            });
-          return { lease };
+            .catch((err: unknown) => request.log.warn({ err, attemptId: leased.attemptId }, "could not schedule the attempt watchdog"));
+          return decision;
         }
         const left = deadline - Date.now();
-        if (left <= 0 || aborted.signal.aborted) return { lease: null };
+        if (left <= 0 || aborted.signal.aborted) return { lease: null, healthCheck: null };
         // Poll at least every second as well: another API process may have freed boards or queued work.
         await workSignal.wait(Math.min(left, 1000), aborted.signal);
       }
+    },
+  );
+
+  fastify.post(
+    "/boards/:name/health",
+    {
+      preHandler: fastify.requireRunner,
+      schema: {
+        tags: ["runner"],
+        summary: "Report a health check's outcome",
+        params: z.object({ name: z.string().min(1) }),
+        body: HealthReportBody,
+        response: { 200: HealthReportResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const runner = runnerOf(request);
+      const health = await reportHealth(
+        prisma,
+        runner.runnerId,
+        request.params.name,
+        request.body.ok,
+        request.body.message,
+        env.HIL_BOARD_BAD_AFTER,
+      );
+      if (!health) throw new AppError(ErrorCode.NOT_FOUND, `runner ${runner.name} has no board ${request.params.name}`);
+      request.log.info({ board: request.params.name, ok: request.body.ok, health, message: request.body.message }, "health check reported");
+      workSignal.notify();
+      return { health };
     },
   );
 
@@ -203,7 +247,7 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
       schema: { tags: ["runner"], params: AttemptParams, body: FinishAttemptBody, response: { 200: FinishAttemptResponse, ...errors } },
     },
     async (request) => {
-      const result = await finishAttempt(prisma, runnerOf(request).runnerId, request.params.id, request.body);
+      const result = await finishAttempt(prisma, runnerOf(request).runnerId, request.params.id, request.body, env.HIL_BOARD_BAD_AFTER);
       request.log.info(
         { attemptId: request.params.id, status: request.body.status, reason: request.body.reason, jobStatus: result.jobStatus },
         "attempt finished",

@@ -1,6 +1,8 @@
 import { CreateRunBody, ErrorBody, ResultList, Run, RunList, RunStatus } from "@tock-hil/protocol";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { priorityFor } from "../env.ts";
+import { cancelJob, cancelRun } from "../services/cancel.ts";
 import { getRun, getRunResults, insertRun, listRuns, planRun } from "../services/runs.ts";
 import { readLogRange } from "../services/runner-protocol.ts";
 
@@ -22,14 +24,60 @@ export const runRoutes: FastifyPluginAsyncZod = async (fastify) => {
     },
     async (request, reply) => {
       const body = request.body;
-      const parameters = await planRun(prisma, body);
-      const run = await insertRun(prisma, { project: body.project, trigger: "api", ref: body.ref, seed: body.seed, parameters });
+      const parameters = await planRun(prisma, fastify.deps.suites, body);
+      const run = await insertRun(prisma, {
+        project: body.project,
+        trigger: "manual",
+        ref: body.ref,
+        seed: body.seed,
+        priority: body.priority ?? priorityFor(fastify.deps.env, "manual"),
+        parameters,
+      });
       request.log.info({ runId: run.id, suites: parameters.suites }, "run queued");
       // The run is durable now; if Redis is down, boot-time reconciliation expands it later.
       await orchestrator.enqueue("hil.run.expand", { runId: run.id }, { jobId: `expand-${run.id}` }).catch((err: unknown) => {
         request.log.warn({ err, runId: run.id }, "could not enqueue run expansion; it will be retried on reconcile");
       });
       return reply.status(201).send(await getRun(prisma, run.id));
+    },
+  );
+
+  const who = (request: { principal: { kind: string; name: string } | null }) =>
+    request.principal ? `${request.principal.kind} token ${request.principal.name}` : "anonymous";
+
+  fastify.post(
+    "/runs/:id/cancel",
+    {
+      preHandler: fastify.requireScope("trigger"),
+      schema: {
+        tags: ["runs"],
+        summary: "Cancel a run: running attempts stop within seconds and release their boards; unfinished tests end not_run",
+        params: RunParams,
+        response: { 200: Run, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request) => {
+      await cancelRun(prisma, request.params.id, who(request));
+      fastify.deps.workSignal.notify();
+      return getRun(prisma, request.params.id);
+    },
+  );
+
+  fastify.post(
+    "/jobs/:id/cancel",
+    {
+      preHandler: fastify.requireScope("trigger"),
+      schema: {
+        tags: ["runs"],
+        summary: "Cancel one job of a run",
+        params: z.object({ id: z.uuid({ message: "job id must be a UUID" }) }),
+        response: { 200: z.object({ id: z.string(), status: z.string() }), 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request) => {
+      const status = await cancelJob(prisma, request.params.id, who(request));
+      fastify.deps.workSignal.notify();
+      return { id: request.params.id, status };
     },
   );
 
@@ -60,7 +108,7 @@ export const runRoutes: FastifyPluginAsyncZod = async (fastify) => {
   fastify.get(
     "/runs/:id/results",
     { preHandler: fastify.requireRead, schema: { tags: ["runs"], params: RunParams, response: { 200: ResultList, 404: ErrorBody } } },
-    async (request) => ({ results: await getRunResults(prisma, request.params.id) }),
+    async (request) => ({ results: await getRunResults(prisma, fastify.deps.suites, request.params.id) }),
   );
 
   fastify.get(

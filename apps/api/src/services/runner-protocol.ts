@@ -19,10 +19,6 @@ import { rollUpRun } from "./runs.ts";
 import { assertTransition } from "./states.ts";
 import { generateToken, hashToken } from "./tokens.ts";
 
-// Serialises allocation across API processes: two leases can never take the same board. Allocation is a few
-// indexed queries, so holding one transaction-scoped advisory lock costs little and rules out deadlocks.
-const ALLOCATOR_LOCK = 0x48494c01;
-
 export async function registerRunner(
   db: PrismaClient,
   input: { registrationToken: string; name: string; hostname?: string | undefined; version?: string | undefined },
@@ -69,8 +65,8 @@ export async function syncBoards(db: PrismaClient, runnerId: string, boards: Run
       out.push(
         await tx.board.upsert({
           where: { runnerId_name: { runnerId, name: b.name } },
-          update: { type: b.type, tags: b.tags, present: true, lastSeenAt: now },
-          create: { runnerId, name: b.name, type: b.type, tags: b.tags, lastSeenAt: now },
+          update: { type: b.type, tags: b.tags, group: b.group ?? null, present: true, lastSeenAt: now },
+          create: { runnerId, name: b.name, type: b.type, tags: b.tags, group: b.group ?? null, lastSeenAt: now },
         }),
       );
     }
@@ -92,63 +88,6 @@ export async function heartbeat(db: Db, runnerId: string, attemptId: string | nu
   if (!attemptId) return { cancel: false };
   const attempt = await db.attempt.findUnique({ where: { id: attemptId }, select: { status: true, runnerId: true } });
   return { cancel: !attempt || attempt.runnerId !== runnerId || attempt.status !== "running" };
-}
-
-/**
- * Tries to give this runner the oldest queued job whose roles it can fill with its free, healthy boards, all at
- * once (no partial allocation, so no hold-and-wait). Returns undefined when nothing fits.
- */
-export async function allocate(db: PrismaClient, runnerId: string, options: { maxQueuedScan?: number } = {}): Promise<Lease | undefined> {
-  return db.$transaction(async (tx) => {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${ALLOCATOR_LOCK})`;
-    const free = await tx.board.findMany({
-      where: { runnerId, present: true, health: "good", attempts: { none: { attempt: { status: "running" } } } },
-      orderBy: { name: "asc" },
-    });
-    if (free.length === 0) return undefined;
-    const queued = await tx.job.findMany({
-      where: { status: "queued", run: { status: { in: ["queued", "running"] } } },
-      orderBy: { createdAt: "asc" },
-      take: options.maxQueuedScan ?? 200,
-      include: { run: { select: { id: true, seed: true } }, _count: { select: { attempts: true } } },
-    });
-    for (const job of queued) {
-      const roles = job.roles as unknown as PlannedRole[];
-      const pool = [...free];
-      const assignment: { role: PlannedRole; board: (typeof free)[number] }[] = [];
-      for (const role of roles) {
-        const i = pool.findIndex((b) => b.type === role.boardType);
-        if (i < 0) break;
-        assignment.push({ role, board: pool.splice(i, 1)[0]! });
-      }
-      if (assignment.length !== roles.length) continue;
-
-      assertTransition("job", job.id, job.status, "running");
-      const attempt = await tx.attempt.create({
-        data: {
-          jobId: job.id,
-          number: job._count.attempts + 1,
-          runnerId,
-          boards: { create: assignment.map((a) => ({ role: a.role.role, boardId: a.board.id })) },
-        },
-      });
-      await tx.job.update({ where: { id: job.id }, data: { status: "running", startedAt: job.startedAt ?? new Date() } });
-      await rollUpRun(tx, job.runId);
-      return {
-        attemptId: attempt.id,
-        attemptNumber: attempt.number,
-        jobId: job.id,
-        runId: job.runId,
-        suite: job.suite,
-        tests: job.tests,
-        roles: assignment.map((a) => ({ role: a.role.role, board: a.board.name, firmware: a.role.firmware })),
-        seed: Number(job.run.seed),
-        faults: job.faults as Faults | null,
-        timeoutMs: job.timeoutMs,
-      } satisfies Lease;
-    }
-    return undefined;
-  });
 }
 
 async function runningAttemptOf(db: Db, runnerId: string, attemptId: string) {
@@ -253,19 +192,30 @@ export async function submitResults(db: PrismaClient, runnerId: string, attemptI
         logEnd: r.logSpan?.end ?? null,
       };
       await tx.testResult.upsert({
-        where: { attemptId_test: { attemptId, test: r.test } },
+        where: { attemptId_test_try: { attemptId, test: r.test, try: r.try } },
         update: data,
-        create: { ...data, attemptId, jobId: attempt.jobId, suite: attempt.job.suite, test: r.test },
+        create: { ...data, attemptId, jobId: attempt.jobId, suite: attempt.job.suite, test: r.test, try: r.try },
       });
     }
     return { recorded: results.length };
   });
 }
 
+/** Infra reasons that put the boards in doubt: they get a health check before their next job. */
+const BOARD_SUSPECT_REASONS: ReadonlySet<AttemptEndReason> = new Set([
+  "flash_failed",
+  "flash_timeout",
+  "boot_timeout",
+  "timeout",
+  "runner_lost",
+]);
+
 export type EndAttemptInput = {
   status: "completed" | "error" | "cancelled";
   reason: AttemptEndReason;
   message?: string | undefined;
+  /** Consecutive infra errors after which a board is `bad` (HIL_BOARD_BAD_AFTER). */
+  boardBadAfter?: number | undefined;
 };
 
 /**
@@ -284,7 +234,10 @@ export async function endAttempt(db: Db, attemptId: string, input: EndAttemptInp
   });
 
   const job = attempt.job;
-  const reported = new Set(attempt.results.map((r) => r.test));
+  // The last try of each test is its verdict; earlier tries are kept for flaky detection.
+  const last = new Map<string, TestStatus>();
+  for (const r of [...attempt.results].sort((a, b) => a.try - b.try)) last.set(r.test, r.status);
+  const reported = new Set(last.keys());
   const missing = job.tests.filter((t) => !reported.has(t));
   const willRetry = input.status === "error" && attempt.number < job.maxAttempts;
   const fill: { status: TestStatus; message: string } =
@@ -312,7 +265,7 @@ export async function endAttempt(db: Db, attemptId: string, input: EndAttemptInp
   else if (input.status === "cancelled") next = "cancelled";
   else if (input.status === "error") next = "error";
   else {
-    const statuses = [...attempt.results.map((r) => r.status), ...missing.map(() => fill.status)];
+    const statuses = [...last.values(), ...missing.map(() => fill.status)];
     // A test failure is what developers need to see first; an unreported or errored test is an infra problem.
     if (statuses.includes("fail")) next = "failed";
     else if (statuses.includes("error") || statuses.includes("not_run")) next = "error";
@@ -320,6 +273,7 @@ export async function endAttempt(db: Db, attemptId: string, input: EndAttemptInp
   }
   assertTransition("job", job.id, job.status, next);
   await db.job.update({ where: { id: job.id }, data: { status: next, finishedAt: next === "queued" ? null : new Date() } });
+  await updateBoardHealth(db, attemptId, input);
   await rollUpRun(db, job.runId);
   if (input.status === "error" && !willRetry) {
     await db.run.updateMany({
@@ -330,11 +284,35 @@ export async function endAttempt(db: Db, attemptId: string, input: EndAttemptInp
   return next;
 }
 
-export async function finishAttempt(db: PrismaClient, runnerId: string, attemptId: string, body: FinishAttemptBody) {
+/**
+ * After an attempt: a completed one clears its boards' infra error counts; an infra error that puts the boards in
+ * doubt sends them to `unknown` (health check before the next job), or `bad` after `badAfter` in a row.
+ */
+async function updateBoardHealth(db: Db, attemptId: string, input: EndAttemptInput) {
+  const boards = await db.attemptBoard.findMany({ where: { attemptId }, select: { board: true } });
+  for (const { board } of boards) {
+    if (board.health !== "good" && board.health !== "unknown") continue;
+    if (input.status === "completed") {
+      if (board.infraErrors > 0) await db.board.update({ where: { id: board.id }, data: { infraErrors: 0 } });
+    } else if (input.status === "error" && BOARD_SUSPECT_REASONS.has(input.reason)) {
+      const infraErrors = board.infraErrors + 1;
+      await db.board.update({
+        where: { id: board.id },
+        data: {
+          infraErrors,
+          health: infraErrors >= (input.boardBadAfter ?? 3) ? "bad" : "unknown",
+          healthMessage: `after ${input.reason}${input.message ? `: ${input.message}` : ""}`,
+        },
+      });
+    }
+  }
+}
+
+export async function finishAttempt(db: PrismaClient, runnerId: string, attemptId: string, body: FinishAttemptBody, boardBadAfter: number) {
   return db.$transaction(async (tx) => {
     const attempt = await tx.attempt.findUnique({ where: { id: attemptId }, include: { job: true } });
     if (!attempt || attempt.runnerId !== runnerId) throw notFound("attempt", attemptId);
-    const status = await endAttempt(tx, attemptId, body);
+    const status = await endAttempt(tx, attemptId, { ...body, boardBadAfter });
     if (status === undefined) {
       // A retried finish after a lost response is fine; finishing an attempt the server gave up on is not.
       if (attempt.status === body.status && attempt.endReason === body.reason) return { jobStatus: attempt.job.status };
@@ -348,7 +326,7 @@ export async function finishAttempt(db: PrismaClient, runnerId: string, attemptI
 }
 
 /** Ends the attempts of runners silent for longer than `timeoutMs` as runner_lost. Returns the attempts ended. */
-export async function reapLostRunners(db: PrismaClient, timeoutMs: number): Promise<string[]> {
+export async function reapLostRunners(db: PrismaClient, timeoutMs: number, boardBadAfter: number): Promise<string[]> {
   const cutoff = new Date(Date.now() - timeoutMs);
   const stale = await db.attempt.findMany({
     where: { status: "running", OR: [{ runner: { lastSeenAt: { lt: cutoff } } }, { runnerId: null }] },
@@ -361,6 +339,7 @@ export async function reapLostRunners(db: PrismaClient, timeoutMs: number): Prom
         status: "error",
         reason: "runner_lost",
         message: `runner ${a.runner?.name ?? "(deleted)"} stopped sending heartbeats`,
+        boardBadAfter,
       }),
     );
     if (done) ended.push(a.id);
@@ -369,12 +348,13 @@ export async function reapLostRunners(db: PrismaClient, timeoutMs: number): Prom
 }
 
 /** Ends an attempt that ran past its job's timeout. No-op when it already ended. */
-export async function timeOutAttempt(db: PrismaClient, attemptId: string, timeoutMs: number) {
+export async function timeOutAttempt(db: PrismaClient, attemptId: string, timeoutMs: number, boardBadAfter: number) {
   return db.$transaction((tx) =>
     endAttempt(tx, attemptId, {
       status: "error",
       reason: "timeout",
       message: `attempt did not finish within ${Math.round(timeoutMs / 1000)} s`,
+      boardBadAfter,
     }),
   );
 }

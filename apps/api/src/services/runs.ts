@@ -7,11 +7,19 @@ import type { CreateRunBody, Faults, LeasedFirmware, ResultItem, Run, RunFaults,
 import { Prisma } from "../db.ts";
 import type { Db } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
-import { suiteCatalog } from "../suites.ts";
+import type { SuiteCatalog } from "../suites.ts";
 import { assertTransition, isTerminalJob, runOutcome } from "./states.ts";
 
-export type PlannedRole = { role: string; boardType: string; firmware: LeasedFirmware[] };
-export type PlannedJob = { suite: string; tests: string[]; roles: PlannedRole[]; timeoutMs: number; faults: Faults | null };
+export type PlannedRole = { role: string; boardType: string; tags: string[]; firmware: LeasedFirmware[] };
+export type PlannedJob = {
+  suite: string;
+  tests: string[];
+  roles: PlannedRole[];
+  timeoutMs: number;
+  faults: Faults | null;
+  sameGroup: boolean;
+  reruns: number;
+};
 export type RunParameters = {
   suites: string[];
   boards: string[];
@@ -23,10 +31,10 @@ export type RunParameters = {
 const DEFAULT_PROJECT = "default";
 
 /** Resolves suites, board types and firmware for a run request; throws a 4xx AppError saying what to fix. */
-export async function planRun(db: Db, input: CreateRunBody): Promise<RunParameters> {
-  const known = [...suiteCatalog.keys()];
+export async function planRun(db: Db, catalog: SuiteCatalog, input: CreateRunBody): Promise<RunParameters> {
+  const known = [...catalog.keys()];
   const suites = input.suites ?? known;
-  const unknown = suites.filter((s) => !suiteCatalog.has(s));
+  const unknown = suites.filter((s) => !catalog.has(s));
   if (unknown.length > 0) {
     throw new AppError(ErrorCode.VALIDATION, `unknown suite(s): ${unknown.join(", ")}; known suites: ${known.join(", ")}`);
   }
@@ -36,7 +44,7 @@ export async function planRun(db: Db, input: CreateRunBody): Promise<RunParamete
   }
   const plan: PlannedJob[] = [];
   for (const name of new Set(suites)) {
-    const suite = suiteCatalog.get(name)!;
+    const suite = catalog.get(name)!;
     const types = [...new Set(suite.roles.map((r) => r.boardType))];
     if (input.boards && !types.every((t) => input.boards!.includes(t))) {
       throw new AppError(
@@ -49,7 +57,7 @@ export async function planRun(db: Db, input: CreateRunBody): Promise<RunParamete
       const firmware: LeasedFirmware[] = [];
       for (const fw of role.firmware) firmware.push(await resolveFirmware(db, fw, role.boardType, input.firmware?.[fw], true));
       for (const fw of role.extraFirmware ?? []) firmware.push(await resolveFirmware(db, fw, role.boardType, input.firmware?.[fw], false));
-      roles.push({ role: role.name, boardType: role.boardType, firmware });
+      roles.push({ role: role.name, boardType: role.boardType, tags: role.tags ?? [], firmware });
     }
     plan.push({
       suite: name,
@@ -57,6 +65,8 @@ export async function planRun(db: Db, input: CreateRunBody): Promise<RunParamete
       roles,
       timeoutMs: suite.timeoutMs,
       faults: jobFaults(input.faults, name),
+      sameGroup: suite.sameGroup ?? false,
+      reruns: suite.reruns ?? 0,
     });
   }
   const usedNames = new Set(plan.flatMap((j) => j.roles.flatMap((r) => r.firmware.map((f) => f.name))));
@@ -122,6 +132,7 @@ export async function insertRun(
     trigger: RunTrigger;
     ref?: string | undefined;
     seed?: number | undefined;
+    priority: number;
     parameters: RunParameters;
   },
 ) {
@@ -133,6 +144,7 @@ export async function insertRun(
       trigger: input.trigger,
       ref: input.ref ?? null,
       seed: BigInt(input.seed ?? randomInt(0, 0xffffffff)),
+      priority: input.priority,
       parameters: input.parameters,
     },
   });
@@ -142,22 +154,28 @@ export async function insertRun(
  * Creates the run's jobs from its plan. Idempotent: a run that already has jobs is left alone, so a redelivered
  * BullMQ job (or the boot-time reconciliation) cannot duplicate them.
  */
-export async function expandRun(db: Db, runId: string, maxAttempts: number): Promise<number> {
+export async function expandRun(db: Db, runId: string, options: { maxAttempts: number; queueTimeoutMs: number }): Promise<string[]> {
   const run = await db.run.findUnique({ where: { id: runId }, include: { _count: { select: { jobs: true } } } });
-  if (!run || run.status !== "queued" || run._count.jobs > 0) return 0;
+  if (!run || run.status !== "queued" || run._count.jobs > 0) return [];
   const params = run.parameters as unknown as RunParameters;
-  await db.job.createMany({
+  const jobs = await db.job.createManyAndReturn({
     data: params.plan.map((job) => ({
       runId,
+      projectId: run.projectId,
+      priority: run.priority,
       suite: job.suite,
       tests: job.tests,
       roles: job.roles,
       faults: job.faults ?? Prisma.DbNull,
+      sameGroup: job.sameGroup,
+      reruns: job.reruns,
       timeoutMs: job.timeoutMs,
-      maxAttempts,
+      queueTimeoutMs: options.queueTimeoutMs,
+      maxAttempts: options.maxAttempts,
     })),
+    select: { id: true },
   });
-  return params.plan.length;
+  return jobs.map((j) => j.id);
 }
 
 /** Runs still queued without jobs: their expansion was lost (e.g. Redis restarted) and must be enqueued again. */
@@ -219,6 +237,7 @@ function summaryView(run: RunRow): RunSummary {
     boards: params.boards,
     faults: params.faults,
     seed: Number(run.seed),
+    priority: run.priority,
     message: run.message,
     createdAt: run.createdAt.toISOString(),
     startedAt: run.startedAt?.toISOString() ?? null,
@@ -235,6 +254,7 @@ export async function getRun(db: Db, id: string): Promise<Run> {
       id: job.id,
       suite: job.suite,
       status: job.status,
+      endReason: job.endReason,
       attempts: job.attempts.map((a) => ({
         id: a.id,
         number: a.number,
@@ -283,9 +303,10 @@ export async function listRuns(db: Db, options: { limit: number; cursor?: string
 
 /**
  * Results of a run: for each job, the results of its latest attempt that reported any (the attempt that decided
- * the job's outcome), with board names resolved from the attempt's allocation.
+ * the job's outcome), one item per test with its last try as the verdict. Planned tests of jobs that never got
+ * boards are listed as `not_run` with the reason, so every planned test has a status.
  */
-export async function getRunResults(db: Db, runId: string): Promise<ResultItem[]> {
+export async function getRunResults(db: Db, catalog: SuiteCatalog, runId: string): Promise<ResultItem[]> {
   const run = await db.run.findUnique({ where: { id: runId }, select: { id: true } });
   if (!run) throw notFound("run", runId);
   const jobs = await db.job.findMany({
@@ -294,19 +315,37 @@ export async function getRunResults(db: Db, runId: string): Promise<ResultItem[]
     include: {
       attempts: {
         orderBy: { number: "desc" },
-        include: { results: true, boards: { include: { board: { select: { name: true } } } } },
+        include: { results: { orderBy: { try: "asc" } }, boards: { include: { board: { select: { name: true } } } } },
       },
     },
   });
   const items: ResultItem[] = [];
   for (const job of jobs) {
     const attempt = job.attempts.find((a) => a.results.length > 0);
-    if (!attempt) continue;
+    if (!attempt) {
+      if (job.status === "queued" || job.status === "running") continue;
+      const why =
+        job.endReason === "queue_timeout" ? "no boards became free before the queue timeout" : `job ${job.status} before it got boards`;
+      for (const test of job.tests) {
+        items.push({
+          suite: job.suite,
+          test,
+          boards: [],
+          status: "not_run",
+          durationMs: 0,
+          attempt: 0,
+          tries: 0,
+          flaky: false,
+          message: why,
+        });
+      }
+      continue;
+    }
     const boardOf = new Map(attempt.boards.map((b) => [b.role, b.board.name]));
-    const byTest = new Map(attempt.results.map((r) => [r.test, r]));
-    const testRoles = new Map((suiteCatalog.get(job.suite)?.tests ?? []).map((t) => [t.name, t.roles]));
+    const testRoles = new Map((catalog.get(job.suite)?.tests ?? []).map((t) => [t.name, t.roles]));
     for (const test of job.tests) {
-      const r = byTest.get(test);
+      const tries = attempt.results.filter((r) => r.test === test);
+      const r = tries.at(-1);
       if (!r) continue;
       const roles = testRoles.get(test) ?? [...boardOf.keys()];
       items.push({
@@ -316,6 +355,8 @@ export async function getRunResults(db: Db, runId: string): Promise<ResultItem[]
         status: r.status,
         durationMs: r.durationMs,
         attempt: attempt.number,
+        tries: tries.length,
+        flaky: r.status === "pass" && tries.some((t) => t.status === "fail"),
         ...(r.message !== null ? { message: r.message } : {}),
         ...(r.measurements !== null ? { measurements: r.measurements as Record<string, number | string | boolean> } : {}),
         ...(r.logRole !== null && r.logStart !== null && r.logEnd !== null

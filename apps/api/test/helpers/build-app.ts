@@ -10,9 +10,33 @@ import type { PrismaClient } from "../../src/db.ts";
 import { parseEnv } from "../../src/env.ts";
 import type { Env } from "../../src/env.ts";
 import { createOrchestrator } from "../../src/jobs/orchestrator.ts";
+import type { SuiteCatalog } from "../../src/suites.ts";
 import { ensureAdminToken } from "../../src/services/tokens.ts";
 import { WorkSignal } from "../../src/work-signal.ts";
 import { createTestDatabase, TEST_REDIS_URL, uniquePrefix } from "./services.ts";
+
+/**
+ * A fixed catalog, so API tests do not depend on how the real suites evolve: one two-role radio suite shaped like
+ * ieee802154's core (radio_tx on tx, radio_rx on tx + rx).
+ */
+export const TEST_SUITES: SuiteCatalog = new Map([
+  [
+    "ieee802154",
+    {
+      name: "ieee802154",
+      description: "test suite",
+      roles: [
+        { name: "tx", boardType: "nrf52840dk", firmware: ["nrf52840dk", "radio_tx"] },
+        { name: "rx", boardType: "nrf52840dk", firmware: ["nrf52840dk", "radio_rx"] },
+      ],
+      tests: [
+        { name: "radio_tx", description: "", roles: ["tx"] },
+        { name: "radio_rx", description: "", roles: ["tx", "rx"] },
+      ],
+      timeoutMs: 60_000,
+    },
+  ],
+]);
 
 export const ADMIN_TOKEN = "hil_admin_test-token-0123456789abcdef";
 
@@ -45,11 +69,13 @@ export async function buildTestApp(overrides: Record<string, string> = {}): Prom
     logger,
     workSignal,
     maxAttempts: env.HIL_MAX_ATTEMPTS,
+    queueTimeoutMs: env.HIL_QUEUE_TIMEOUT_MS,
+    boardBadAfter: env.HIL_BOARD_BAD_AFTER,
     heartbeatIntervalMs: env.HIL_HEARTBEAT_INTERVAL_MS,
     runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS,
   });
   const fastify = Fastify({ loggerInstance: logger });
-  await fastify.register(app, { env, prisma, orchestrator, workSignal });
+  await fastify.register(app, { env, prisma, orchestrator, workSignal, suites: TEST_SUITES });
   await fastify.ready();
   return {
     fastify,
