@@ -42,6 +42,9 @@ export const Env = z.object({
     .default(64 * 1024 * 1024),
   // Default number of attempts per job (an infra error retries the job on other boards while attempts remain).
   HIL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(2),
+  // Slack on top of a suite's own time bound before the API ends an attempt as `timeout` (covers fetching,
+  // flashing and uploads; the runner enforces the per-step bounds itself).
+  HIL_ATTEMPT_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
   // A job still waiting for boards after this long ends as error (reason queue_timeout).
   HIL_QUEUE_TIMEOUT_MS: z.coerce
     .number()

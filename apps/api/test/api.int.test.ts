@@ -329,9 +329,9 @@ describe("a run through the runner protocol", () => {
       method: "POST",
       url: "/api/v1/runner/heartbeat",
       headers: auth(runner),
-      payload: { attemptId: lease.attemptId },
+      payload: { attemptIds: [lease.attemptId] },
     });
-    expect(hb.json()).toEqual({ cancel: true });
+    expect(hb.json()).toEqual({ cancel: [lease.attemptId] });
   });
 
   it("pages through runs newest first with a keyset cursor", async () => {

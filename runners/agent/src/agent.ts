@@ -66,8 +66,8 @@ export class Agent {
   private async beat() {
     const current = this.current;
     try {
-      const res = await this.options.api.heartbeat(current?.lease.attemptId ?? null);
-      if (res.cancel && current && this.current === current) {
+      const res = await this.options.api.heartbeat(current ? [current.lease.attemptId] : []);
+      if (current && res.cancel.includes(current.lease.attemptId) && this.current === current) {
         this.options.logger.warn({ attemptId: current.lease.attemptId }, "the API cancelled the current attempt; stopping it");
         current.controller.abort("cancelled");
       }

@@ -114,9 +114,9 @@ export class ApiClient {
     });
   }
 
-  heartbeat(attemptId: string | null, signal?: AbortSignal) {
+  heartbeat(attemptIds: string[], signal?: AbortSignal) {
     return this.request("POST", "/api/v1/runner/heartbeat", HeartbeatResponse, {
-      body: { attemptId },
+      body: { attemptIds },
       signal,
       retry: { retries: 0, baseDelayMs: 0, maxDelayMs: 0 },
       timeoutMs: 10_000,

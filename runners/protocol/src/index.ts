@@ -141,7 +141,10 @@ export const Faults = z
       .max(1)
       .optional()
       .describe("Probability (0..1) that an Ethernet frame arrives with one bit flipped (the receiving MAC's FCS check drops it)"),
-    ethernetLinkDown: z.boolean().optional().describe("Board Ethernet cables unplugged: wired boards have no carrier, their frames go nowhere"),
+    ethernetLinkDown: z
+      .boolean()
+      .optional()
+      .describe("Board Ethernet cables unplugged: wired boards have no carrier, their frames go nowhere"),
     wifiWrongPassphrase: z
       .boolean()
       .optional()
@@ -344,11 +347,13 @@ export const SyncBoardsResponse = z.object({
 });
 export type SyncBoardsResponse = z.infer<typeof SyncBoardsResponse>;
 
-export const HeartbeatBody = z.object({ attemptId: z.string().nullable().describe("Attempt the runner is working on, if any") }).strict();
+export const HeartbeatBody = z
+  .object({ attemptIds: z.array(z.string()).max(64).default([]).describe("Attempts the runner is working on") })
+  .strict();
 export type HeartbeatBody = z.infer<typeof HeartbeatBody>;
 
 export const HeartbeatResponse = z.object({
-  cancel: z.boolean().describe("True when the current attempt was cancelled or taken away: stop it now"),
+  cancel: z.array(z.string()).describe("Attempts that were cancelled or taken away: stop them now"),
 });
 export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
 
@@ -467,9 +472,7 @@ export type FinishAttemptBody = z.infer<typeof FinishAttemptBody>;
 
 export const FinishAttemptResponse = z.object({ jobStatus: JobStatus });
 
-export const HealthReportBody = z
-  .object({ ok: z.boolean(), message: z.string().max(10_000) })
-  .strict();
+export const HealthReportBody = z.object({ ok: z.boolean(), message: z.string().max(10_000) }).strict();
 export type HealthReportBody = z.infer<typeof HealthReportBody>;
 
 export const HealthReportResponse = z.object({ health: BoardHealth });

@@ -73,7 +73,7 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
       preHandler: fastify.requireRunner,
       schema: { tags: ["runner"], body: HeartbeatBody, response: { 200: HeartbeatResponse, ...errors } },
     },
-    async (request) => heartbeat(prisma, runnerOf(request).runnerId, request.body.attemptId),
+    async (request) => heartbeat(prisma, runnerOf(request).runnerId, request.body.attemptIds),
   );
 
   fastify.post(
@@ -111,7 +111,7 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
         if (leased) {
           request.log.info({ attemptId: leased.attemptId, jobId: leased.jobId, runId: leased.runId, runner: runner.name }, "job leased");
           // Slack beyond the suite's own bound covers fetching, flashing and uploads; the watchdog is a backstop.
-          const timeoutMs = leased.timeoutMs + 60_000;
+          const timeoutMs = leased.timeoutMs + env.HIL_ATTEMPT_GRACE_MS;
           await orchestrator
             .enqueue(
               "hil.attempt.timeout",

@@ -1,20 +1,10 @@
 /**
- * The runner side of the API: registration, inventory, heartbeats, leasing (atomic board allocation), serial log
- * chunks, results and finishing attempts. Runners reach Postgres only through these functions, over HTTP.
+ * The runner side of the API: registration, inventory, heartbeats, serial log chunks, results and finishing
+ * attempts (leasing is in allocator.ts). Runners reach Postgres only through these functions, over HTTP.
  */
-import type {
-  AttemptEndReason,
-  Faults,
-  FinishAttemptBody,
-  JobStatus,
-  Lease,
-  RunnerBoard,
-  SubmittedResult,
-  TestStatus,
-} from "@tock-hil/protocol";
+import type { AttemptEndReason, FinishAttemptBody, JobStatus, RunnerBoard, SubmittedResult, TestStatus } from "@tock-hil/protocol";
 import type { Db, PrismaClient } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
-import type { PlannedRole } from "./runs.ts";
 import { rollUpRun } from "./runs.ts";
 import { assertTransition } from "./states.ts";
 import { generateToken, hashToken } from "./tokens.ts";
@@ -80,14 +70,15 @@ export async function syncBoards(db: PrismaClient, runnerId: string, boards: Run
   };
 }
 
-/** Records that the runner is alive; tells it to stop when its attempt is no longer running. */
-export async function heartbeat(db: Db, runnerId: string, attemptId: string | null): Promise<{ cancel: boolean }> {
+/** Records that the runner is alive; tells it which of its attempts to stop (cancelled, timed out, taken away). */
+export async function heartbeat(db: Db, runnerId: string, attemptIds: string[]): Promise<{ cancel: string[] }> {
   const now = new Date();
   await db.runner.update({ where: { id: runnerId }, data: { lastSeenAt: now } });
   await db.board.updateMany({ where: { runnerId, present: true }, data: { lastSeenAt: now } });
-  if (!attemptId) return { cancel: false };
-  const attempt = await db.attempt.findUnique({ where: { id: attemptId }, select: { status: true, runnerId: true } });
-  return { cancel: !attempt || attempt.runnerId !== runnerId || attempt.status !== "running" };
+  if (attemptIds.length === 0) return { cancel: [] };
+  const alive = await db.attempt.findMany({ where: { id: { in: attemptIds }, runnerId, status: "running" }, select: { id: true } });
+  const running = new Set(alive.map((a) => a.id));
+  return { cancel: attemptIds.filter((id) => !running.has(id)) };
 }
 
 async function runningAttemptOf(db: Db, runnerId: string, attemptId: string) {

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { execa } from "execa";
 import type { ResultPromise } from "execa";
+import { createPrisma } from "../../src/db.ts";
 import { freePort } from "../../src/launcher/services.ts";
 import { createTestDatabase, TEST_REDIS_URL, uniquePrefix } from "./services.ts";
 
@@ -106,6 +107,38 @@ export async function buildAndUpload(base: string, outDir: string, extraArgs: st
     if (res.status >= 300) throw new Error(`upload of ${fw.name} failed: ${res.status} ${await res.text()}`);
   }
   return Object.fromEntries(manifest.map((m) => [m.name, m]));
+}
+
+/** The API process alone on a fresh database and queue prefix, with a Prisma client on the same database. */
+export async function startApiOnly(apiEnv: Record<string, string> = {}) {
+  const db = await createTestDatabase();
+  const workDir = await mkdtemp(join(tmpdir(), "hil-api-"));
+  const env: Record<string, string> = {
+    DATABASE_URL: db.url,
+    REDIS_URL: TEST_REDIS_URL,
+    HOST: "127.0.0.1",
+    PORT: String(await freePort()),
+    HIL_DATA_DIR: join(workDir, "data"),
+    HIL_ADMIN_TOKEN: ADMIN,
+    HIL_QUEUE_PREFIX: uniquePrefix(),
+    HIL_HEARTBEAT_INTERVAL_MS: "500",
+    HIL_RUNNER_TIMEOUT_MS: "5000",
+    HIL_MAX_ATTEMPTS: "1",
+    LOG_LEVEL: "warn",
+    ...apiEnv,
+  };
+  const api = await startApi(env);
+  const prisma = createPrisma(db.url, 4);
+  return {
+    api,
+    prisma,
+    workDir,
+    close: async () => {
+      await api.stop();
+      await prisma.$disconnect();
+      await db.drop();
+    },
+  };
 }
 
 /** API + one emulated runner with `boards` nRF52840DKs, on a fresh database and queue prefix. */

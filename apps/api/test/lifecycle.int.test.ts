@@ -1,0 +1,135 @@
+/** Queue timeouts, cancellation and flaky re-runs, through the API (inject) on real Postgres and Redis. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, buildTestApp } from "./helpers/build-app.ts";
+import type { TestApp } from "./helpers/build-app.ts";
+
+let t: TestApp;
+const auth = (token = ADMIN_TOKEN) => ({ authorization: `Bearer ${token}` });
+
+beforeAll(async () => {
+  t = await buildTestApp({ HIL_QUEUE_TIMEOUT_MS: "1500", HIL_MAX_ATTEMPTS: "1" });
+  for (const [name, kind] of [
+    ["nrf52840dk", "kernel"],
+    ["radio_tx", "tbf"],
+    ["radio_rx", "tbf"],
+  ] as const) {
+    await t.fastify.inject({
+      method: "POST",
+      url: `/api/v1/artifacts?name=${name}&kind=${kind}&boardType=nrf52840dk`,
+      headers: { ...auth(), "content-type": "application/octet-stream" },
+      payload: Buffer.from(`image of ${name}`),
+    });
+  }
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+async function runner(name: string, boards: string[]) {
+  const reg = (await t.fastify.inject({ method: "POST", url: "/api/v1/registration-tokens", headers: auth(), payload: {} })).json().token;
+  const token = (
+    await t.fastify.inject({ method: "POST", url: "/api/v1/runner/register", payload: { registrationToken: reg, name } })
+  ).json().token as string;
+  await t.fastify.inject({
+    method: "PUT",
+    url: "/api/v1/runner/boards",
+    headers: auth(token),
+    payload: { boards: boards.map((b) => ({ name: b, type: "nrf52840dk" })) },
+  });
+  for (const b of boards)
+    await t.fastify.inject({
+      method: "POST",
+      url: `/api/v1/runner/boards/${b}/health`,
+      headers: auth(token),
+      payload: { ok: true, message: "ok" },
+    });
+  return {
+    token,
+    call: (url: string, payload: Record<string, unknown>) =>
+      t.fastify.inject({ method: "POST", url: `/api/v1/runner${url}`, headers: auth(token), payload }),
+  };
+}
+
+const createRun = async (payload: object = {}) => {
+  const res = await t.fastify.inject({ method: "POST", url: "/api/v1/runs", headers: auth(), payload });
+  expect(res.statusCode).toBe(201);
+  return res.json().id as string;
+};
+const getRun = async (id: string) => (await t.fastify.inject(`/api/v1/runs/${id}`)).json();
+const results = async (id: string) => (await t.fastify.inject(`/api/v1/runs/${id}/results`)).json().results;
+
+describe("queue timeout", () => {
+  it("ends a job nobody can run as error (queue_timeout) with every test not_run and the reason", async () => {
+    const id = await createRun();
+    await expect.poll(async () => (await getRun(id)).status, { timeout: 10_000, interval: 100 }).toBe("error");
+    const run = await getRun(id);
+    expect(run.jobs[0]).toMatchObject({ status: "error", endReason: "queue_timeout", attempts: [] });
+    expect(run.message).toMatch(/queue_timeout/);
+    expect(await results(id)).toEqual([
+      expect.objectContaining({ test: "radio_tx", status: "not_run", message: "no boards became free before the queue timeout" }),
+      expect.objectContaining({ test: "radio_rx", status: "not_run" }),
+    ]);
+  });
+});
+
+describe("cancellation", () => {
+  it("cancels a running attempt: the runner is told on its next heartbeat, boards are freed, unfinished tests are not_run", async () => {
+    const r = await runner("cancel-rack", ["c1", "c2"]);
+    const id = await createRun();
+    const lease = (await r.call("/lease", { waitMs: 5000 })).json().lease;
+    expect(lease.runId).toBe(id);
+    await r.call(`/attempts/${lease.attemptId}/results`, { results: [{ test: "radio_tx", status: "pass", durationMs: 10 }] });
+
+    const cancelled = await t.fastify.inject({ method: "POST", url: `/api/v1/runs/${id}/cancel`, headers: auth() });
+    expect(cancelled.statusCode).toBe(200);
+    expect(cancelled.json()).toMatchObject({ status: "cancelled", message: expect.stringMatching(/cancelled by api token/) });
+    expect((await r.call("/heartbeat", { attemptIds: [lease.attemptId] })).json()).toEqual({ cancel: [lease.attemptId] });
+    const items = await results(id);
+    expect(items.map((i: { test: string; status: string }) => [i.test, i.status])).toEqual([
+      ["radio_tx", "pass"],
+      ["radio_rx", "not_run"],
+    ]);
+    expect(items[1].message).toMatch(/attempt cancelled/);
+    // The boards are free at once for other work.
+    const boards = (await t.fastify.inject("/api/v1/boards")).json().boards.filter((b: { runner: string }) => b.runner === "cancel-rack");
+    expect(boards.map((b: { state: string }) => b.state)).toEqual(["idle", "idle"]);
+    // A late finish from the runner is refused without changing anything.
+    const late = await r.call(`/attempts/${lease.attemptId}/finish`, { status: "completed", reason: "completed" });
+    expect(late.statusCode).toBe(409);
+    expect((await getRun(id)).status).toBe("cancelled");
+    // Cancelling twice is a conflict, not a silent success.
+    expect((await t.fastify.inject({ method: "POST", url: `/api/v1/runs/${id}/cancel`, headers: auth() })).statusCode).toBe(409);
+  });
+
+  it("cancels a queued job without an attempt, and needs the trigger scope", async () => {
+    const id = await createRun();
+    await expect.poll(async () => (await getRun(id)).jobs.length, { timeout: 5000, interval: 50 }).toBe(1);
+    const jobId = (await getRun(id)).jobs[0].id;
+    expect((await t.fastify.inject({ method: "POST", url: `/api/v1/jobs/${jobId}/cancel` })).statusCode).toBe(401);
+    const res = await t.fastify.inject({ method: "POST", url: `/api/v1/jobs/${jobId}/cancel`, headers: auth() });
+    expect(res.json()).toEqual({ id: jobId, status: "cancelled" });
+    expect((await getRun(id)).status).toBe("cancelled");
+    expect((await results(id)).map((i: { status: string }) => i.status)).toEqual(["not_run", "not_run"]);
+  });
+});
+
+describe("retries and flaky tests", () => {
+  it("records a pass after a fail in the same attempt as flaky, keeping every try", async () => {
+    const r = await runner("flaky-rack", ["f1", "f2"]);
+    const id = await createRun();
+    const lease = (await r.call("/lease", { waitMs: 5000 })).json().lease;
+    await r.call(`/attempts/${lease.attemptId}/results`, {
+      results: [
+        { test: "radio_tx", try: 1, status: "fail", durationMs: 10, message: "30 of 40" },
+        { test: "radio_tx", try: 2, status: "pass", durationMs: 10 },
+        { test: "radio_rx", try: 1, status: "pass", durationMs: 10 },
+      ],
+    });
+    await r.call(`/attempts/${lease.attemptId}/finish`, { status: "completed", reason: "completed" });
+    expect((await getRun(id)).status).toBe("passed");
+    const items = await results(id);
+    expect(items[0]).toMatchObject({ test: "radio_tx", status: "pass", flaky: true, tries: 2 });
+    expect(items[1]).toMatchObject({ test: "radio_rx", status: "pass", flaky: false, tries: 1 });
+    expect(await t.prisma.testResult.count({ where: { attemptId: lease.attemptId } })).toBe(3);
+  });
+});
