@@ -32,6 +32,8 @@ export type LeaseDecision = { lease: Lease | null; healthCheck: HealthCheck | nu
 export async function lease(db: PrismaClient, runnerId: string, settings: LeaseSettings): Promise<LeaseDecision> {
   return db.$transaction(async (tx) => {
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(${ALLOCATOR_LOCK})`;
+    // Asking for work is a sign of life, like a heartbeat.
+    await tx.runner.update({ where: { id: runnerId }, data: { lastSeenAt: new Date() } });
     const boards = await tx.board.findMany({
       where: { runnerId, present: true, health: { in: ["good", "unknown"] } },
       orderBy: { name: "asc" },
@@ -99,8 +101,13 @@ export async function lease(db: PrismaClient, runnerId: string, settings: LeaseS
     if (!placement) return { lease: null, healthCheck: null };
 
     const job = byId.get(placement.jobId)!;
+    // Lock the run before touching the job (the order every writer uses), then make sure a cancel or a queue
+    // timeout did not end the job since we read it; if so, the runner simply asks again.
+    await tx.$queryRaw`SELECT id FROM "Run" WHERE id = ${job.runId}::uuid FOR UPDATE`;
+    const current = await tx.job.findUniqueOrThrow({ where: { id: job.id }, select: { status: true } });
+    if (current.status !== "queued") return { lease: null, healthCheck: null };
     const roles = job.roles as unknown as PlannedRole[];
-    assertTransition("job", job.id, job.status, "running");
+    assertTransition("job", job.id, current.status, "running");
     const attempt = await tx.attempt.create({
       data: {
         jobId: job.id,

@@ -25,6 +25,7 @@ async function cancelJobIn(tx: Parameters<Parameters<PrismaClient["$transaction"
 
 export async function cancelRun(db: PrismaClient, runId: string, by: string): Promise<RunStatus> {
   return db.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT id FROM "Run" WHERE id = ${runId}::uuid FOR UPDATE`; // run before attempts, as everywhere
     const run = await tx.run.findUnique({ where: { id: runId }, include: { jobs: { select: { id: true } } } });
     if (!run) throw notFound("run", runId);
     if (isTerminalRun(run.status)) throw new AppError(ErrorCode.CONFLICT, `run ${runId} already ended as ${run.status}; nothing to cancel`);
@@ -43,8 +44,10 @@ export async function cancelRun(db: PrismaClient, runId: string, by: string): Pr
 
 export async function cancelJob(db: PrismaClient, jobId: string, by: string): Promise<JobStatus> {
   return db.$transaction(async (tx) => {
-    const job = await tx.job.findUnique({ where: { id: jobId } });
-    if (!job) throw notFound("job", jobId);
+    const found = await tx.job.findUnique({ where: { id: jobId }, select: { runId: true } });
+    if (!found) throw notFound("job", jobId);
+    await tx.$queryRaw`SELECT id FROM "Run" WHERE id = ${found.runId}::uuid FOR UPDATE`;
+    const job = await tx.job.findUniqueOrThrow({ where: { id: jobId } });
     if (isTerminalJob(job.status)) throw new AppError(ErrorCode.CONFLICT, `job ${jobId} already ended as ${job.status}; nothing to cancel`);
     await cancelJobIn(tx, jobId, `cancelled by ${by}`);
     await rollUpRun(tx, job.runId);
@@ -55,8 +58,11 @@ export async function cancelJob(db: PrismaClient, jobId: string, by: string): Pr
 /** Ends a job still waiting for boards after its queue timeout. No-op when it got boards or ended meanwhile. */
 export async function expireQueuedJob(db: PrismaClient, jobId: string): Promise<boolean> {
   return db.$transaction(async (tx) => {
-    const job = await tx.job.findUnique({ where: { id: jobId } });
-    if (!job || job.status !== "queued") return false;
+    const found = await tx.job.findUnique({ where: { id: jobId }, select: { runId: true } });
+    if (!found) return false;
+    await tx.$queryRaw`SELECT id FROM "Run" WHERE id = ${found.runId}::uuid FOR UPDATE`; // run first, as everywhere
+    const job = await tx.job.findUniqueOrThrow({ where: { id: jobId } });
+    if (job.status !== "queued") return false;
     assertTransition("job", jobId, job.status, "error");
     await tx.job.update({ where: { id: jobId }, data: { status: "error", endReason: "queue_timeout", finishedAt: new Date() } });
     await rollUpRun(tx, job.runId);

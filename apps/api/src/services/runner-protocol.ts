@@ -215,6 +215,11 @@ export type EndAttemptInput = {
  * retry, and the run's status is rolled up. Returns undefined when the attempt had already ended (idempotent).
  */
 export async function endAttempt(db: Db, attemptId: string, input: EndAttemptInput): Promise<JobStatus | undefined> {
+  // Row locks, always run before attempt (the order every writer uses, so they cannot deadlock): a finish, the
+  // reaper, a watchdog and a cancel may race to end the same attempt; the first one wins and the others see it ended.
+  await db.$queryRaw`SELECT r.id FROM "Run" r JOIN "Job" j ON j."runId" = r.id JOIN "Attempt" a ON a."jobId" = j.id
+    WHERE a.id = ${attemptId}::uuid FOR UPDATE OF r`;
+  await db.$queryRaw`SELECT id FROM "Attempt" WHERE id = ${attemptId}::uuid FOR UPDATE`;
   const attempt = await db.attempt.findUnique({ where: { id: attemptId }, include: { job: true, results: true } });
   if (!attempt) throw notFound("attempt", attemptId);
   if (attempt.status !== "running") return undefined;

@@ -188,6 +188,8 @@ export async function runsAwaitingExpansion(db: Db): Promise<string[]> {
  * Recomputes a run's status after one of its jobs changed. Must run in the same transaction as the job change.
  */
 export async function rollUpRun(db: Db, runId: string): Promise<void> {
+  // Serialises roll-ups of one run: two jobs finishing at once must not both miss that the other one finished.
+  await db.$queryRaw`SELECT id FROM "Run" WHERE id = ${runId}::uuid FOR UPDATE`;
   const run = await db.run.findUniqueOrThrow({ where: { id: runId }, include: { jobs: { select: { status: true } } } });
   const statuses = run.jobs.map((j) => j.status);
   if (statuses.length > 0 && statuses.every(isTerminalJob)) {

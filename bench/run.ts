@@ -1,0 +1,205 @@
+/**
+ * `npm run bench`: scheduler and emulation figures, each beside a baseline measured in the same run on the same
+ * machine (these machines are noisy; ratios travel better than absolute numbers). Writes bench/results.md.
+ *
+ *   1. board idle gap: board freed -> its next job started, while the queue is not empty (p50/p99)
+ *   2. throughput: jobs/s through lease, results and finish with 50 runners and zero-length suites, beside raw
+ *      BullMQ add->process
+ *   3. makespan of a saturated mixed workload (1-, 2-, 4-board jobs) over its lower bound
+ *
+ * Needs the local Postgres and Redis (TEST_DATABASE_URL / TEST_REDIS_URL, as for the tests).
+ */
+import { writeFile } from "node:fs/promises";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { Queue, Worker } from "bullmq";
+import { Redis } from "ioredis";
+import { FakeRunner } from "../apps/api/test/helpers/fake-runner.ts";
+import { insertJob } from "../apps/api/test/helpers/jobs.ts";
+import { ADMIN, startApiOnly } from "../apps/api/test/helpers/processes.ts";
+import { adminQuery, databaseUrl, TEMPLATE_DB, TEST_REDIS_URL, uniquePrefix } from "../apps/api/test/helpers/services.ts";
+import { applyMigrations } from "../apps/api/src/db/migrate.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const say = (line: string) => process.stdout.write(`[bench] ${line}\n`);
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+
+type Api = Awaited<ReturnType<typeof startApiOnly>>;
+
+async function rttBaseline(api: Api): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t0 = performance.now();
+    await fetch(`${api.api.url}/healthz`).then((r) => r.text());
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+async function idleGap(api: Api): Promise<number[]> {
+  const runner = await FakeRunner.create(api.api.url, ADMIN, "gap", Array.from({ length: 4 }, (_, i) => ({ name: `g${i}`, type: "gap" })));
+  for (let i = 0; i < 400; i++) await insertJob(api.prisma, { boards: 1, boardType: "gap" });
+  const gaps: number[] = [];
+  await Promise.all(
+    [0, 1, 2, 3].map(async () => {
+      let freedAt: number | undefined;
+      for (;;) {
+        const lease = await runner.lease(200);
+        if (!lease) return;
+        if (freedAt !== undefined) gaps.push(performance.now() - freedAt);
+        await sleep(2); // a job that does almost nothing
+        await runner.finish(lease.attemptId);
+        freedAt = performance.now();
+      }
+    }),
+  );
+  return gaps.slice(4); // skip warm-up
+}
+
+async function throughput(api: Api, jobs: number): Promise<number> {
+  const runners = await Promise.all(Array.from({ length: 50 }, (_, i) => FakeRunner.create(api.api.url, ADMIN, `tp-${i}`, [{ name: "b", type: "tp" }])));
+  for (let i = 0; i < jobs; i++) await insertJob(api.prisma, { boards: 1, boardType: "tp", tests: ["noop"] });
+  const t0 = performance.now();
+  let done = 0;
+  await Promise.all(
+    runners.map(async (r) => {
+      for (;;) {
+        const lease = await r.lease(200);
+        if (!lease) return;
+        await r.results(lease.attemptId, [{ test: "noop", try: 1, status: "pass", durationMs: 0 }]);
+        await r.finish(lease.attemptId);
+        done++;
+      }
+    }),
+  );
+  return done / ((performance.now() - t0 - 200) / 1000);
+}
+
+async function rawBullmq(jobs: number): Promise<number> {
+  const prefix = uniquePrefix();
+  const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue("bench", { connection, prefix });
+  let done = 0;
+  const finished = new Promise<void>((resolve) => {
+    const worker = new Worker(
+      "bench",
+      async () => {
+        if (++done === jobs) resolve();
+      },
+      { connection: new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null }), prefix, concurrency: 50 },
+    );
+    void finished.then(() => worker.close());
+  });
+  const t0 = performance.now();
+  for (let i = 0; i < jobs; i += 500) {
+    await queue.addBulk(Array.from({ length: Math.min(500, jobs - i) }, (_, k) => ({ name: "noop", data: { i: i + k }, opts: { removeOnComplete: true } })));
+  }
+  await finished;
+  const rate = jobs / ((performance.now() - t0) / 1000);
+  await queue.obliterate({ force: true });
+  await queue.close();
+  connection.disconnect();
+  return rate;
+}
+
+async function makespan(api: Api): Promise<{ makespan: number; bound: number }> {
+  // Two runners of 4 boards; a saturated mix of 1-, 2- and 4-board jobs with known durations.
+  const runners = await Promise.all([0, 1].map((r) => FakeRunner.create(api.api.url, ADMIN, `mk-${r}`, Array.from({ length: 4 }, (_, i) => ({ name: `m${i}`, type: "mk" })))));
+  const sizes = [1, 2, 4];
+  const durations = new Map<string, number>();
+  let boardTime = 0;
+  let longest = 0;
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let i = 0; i < 90; i++) {
+    const size = sizes[i % 3]!;
+    const duration = 40 + Math.floor(rand() * 80);
+    const { jobId } = await insertJob(api.prisma, { boards: size, boardType: "mk" });
+    durations.set(jobId, duration);
+    boardTime += size * duration;
+    longest = Math.max(longest, duration);
+  }
+  const t0 = performance.now();
+  await Promise.all(
+    runners.flatMap((r) =>
+      [0, 1, 2, 3].map(async () => {
+        for (;;) {
+          const lease = await r.lease(300);
+          if (!lease) return;
+          await sleep(durations.get(lease.jobId) ?? 0);
+          await r.finish(lease.attemptId);
+        }
+      }),
+    ),
+  );
+  const total = performance.now() - t0 - 300; // the last lease waits 300 ms for work that never comes
+  return { makespan: total, bound: Math.max(boardTime / 8, longest) };
+}
+
+async function main() {
+  say("preparing the database template");
+  await adminQuery(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
+  await adminQuery(`CREATE DATABASE ${TEMPLATE_DB}`);
+  await applyMigrations(databaseUrl(TEMPLATE_DB));
+  const lines: string[] = [];
+  const started = new Date().toISOString();
+
+  say("1/3 board idle gap");
+  let api = await startApiOnly({ HIL_QUEUE_TIMEOUT_MS: "3600000", LOG_LEVEL: "error" });
+  const rtt = await rttBaseline(api);
+  const gaps = await idleGap(api).catch((err: unknown) => {
+    process.stderr.write(api.api.output().slice(-5000));
+    throw err;
+  });
+  await api.close();
+  const gap50 = pct(gaps, 50);
+  const gap99 = pct(gaps, 99);
+  const rtt50 = pct(rtt, 50);
+  say(`idle gap p50 ${ms(gap50)}, p99 ${ms(gap99)} over ${gaps.length} hand-overs; HTTP round trip p50 ${ms(rtt50)}`);
+
+  say("2/3 throughput");
+  api = await startApiOnly({ HIL_QUEUE_TIMEOUT_MS: "3600000" });
+  const jobs = 2000;
+  const rate = await throughput(api, jobs);
+  await api.close();
+  const raw = await rawBullmq(20_000);
+  say(`${rate.toFixed(0)} jobs/s through lease+results+finish (50 runners); raw BullMQ ${raw.toFixed(0)} jobs/s`);
+
+  say("3/3 makespan");
+  api = await startApiOnly({ HIL_QUEUE_TIMEOUT_MS: "3600000" });
+  const mk = await makespan(api);
+  await api.close();
+  say(`makespan ${ms(mk.makespan)}, lower bound ${ms(mk.bound)}, ratio ${(mk.makespan / mk.bound).toFixed(3)}`);
+
+  lines.push(
+    "# Benchmark results",
+    "",
+    `Run ${started} on ${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}), Node ${process.version}. Written by \`npm run bench\`.`,
+    "",
+    "| figure | value | baseline (same run) | ratio | goal |",
+    "| --- | --- | --- | --- | --- |",
+    `| board idle gap p50 | ${ms(gap50)} | HTTP round trip p50 ${ms(rtt50)} | ${(gap50 / rtt50).toFixed(1)}x a round trip | |`,
+    `| board idle gap p99 | ${ms(gap99)} | Treadmill matches every 10 s | ${(10_000 / gap99).toFixed(0)}x shorter than Treadmill's interval | p99 < 50 ms |`,
+    `| throughput (50 runners, zero-length suites) | ${rate.toFixed(0)} jobs/s | raw BullMQ add->process ${raw.toFixed(0)} jobs/s | ${(rate / raw).toFixed(3)} of raw BullMQ | >= 1,000 jobs/s |`,
+    `| makespan, mixed 1/2/4-board jobs | ${ms(mk.makespan)} | lower bound ${ms(mk.bound)} | ${(mk.makespan / mk.bound).toFixed(3)} | <= 1.05 |`,
+    "",
+    "Idle gap: time from a runner's `finish` returning to its next `lease` returning, while jobs are queued (4 boards,",
+    "400 one-board jobs). Throughput: every job is one lease, one result submission and one finish, each a",
+    "Postgres transaction. Makespan: 90 jobs (1, 2 and 4 boards, 40-120 ms each) on two runners of 4 boards; the",
+    "lower bound is max(total board-time / boards, longest job).",
+    "",
+  );
+  await writeFile(join(import.meta.dirname, "results.md"), lines.join("\n"));
+  say("wrote bench/results.md");
+  await adminQuery(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
+  process.exit(0);
+}
+
+await main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
