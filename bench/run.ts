@@ -84,22 +84,24 @@ async function rawBullmq(jobs: number): Promise<number> {
   const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue("bench", { connection, prefix });
   let done = 0;
-  const finished = new Promise<void>((resolve) => {
-    const worker = new Worker(
-      "bench",
-      async () => {
-        if (++done === jobs) resolve();
-      },
-      { connection: new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null }), prefix, concurrency: 50 },
-    );
-    void finished.then(() => worker.close());
-  });
+  let resolveDone = () => {};
+  const finished = new Promise<void>((resolve) => (resolveDone = resolve));
+  const workerConnection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  const worker = new Worker(
+    "bench",
+    async () => {
+      if (++done === jobs) resolveDone();
+    },
+    { connection: workerConnection, prefix, concurrency: 50 },
+  );
   const t0 = performance.now();
   for (let i = 0; i < jobs; i += 500) {
     await queue.addBulk(Array.from({ length: Math.min(500, jobs - i) }, (_, k) => ({ name: "noop", data: { i: i + k }, opts: { removeOnComplete: true } })));
   }
   await finished;
   const rate = jobs / ((performance.now() - t0) / 1000);
+  await worker.close();
+  workerConnection.disconnect();
   await queue.obliterate({ force: true });
   await queue.close();
   connection.disconnect();

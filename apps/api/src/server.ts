@@ -31,7 +31,7 @@ await mkdir(dataDir, { recursive: true });
 const applied = await applyMigrations(env.DATABASE_URL);
 if (applied.length > 0) logger.info({ applied }, "database migrations applied");
 
-const prisma = createPrisma(env.DATABASE_URL);
+const prisma = createPrisma(env.DATABASE_URL, env.HIL_DB_POOL_SIZE);
 const admin = await ensureAdminToken(prisma, env.HIL_ADMIN_TOKEN);
 if (admin.created && admin.token) {
   const file = join(dataDir, "admin-token");
