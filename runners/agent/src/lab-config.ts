@@ -29,7 +29,10 @@ export const LabConfig = z
     cacheDir: z.string().default("firmware-cache"),
     boards: z.array(BoardConfig).min(1, "list at least one board under boards:"),
     /** Emulated boards only: at most this many times faster than wall time (1 = real time); unlimited when unset. */
-    emulation: z.object({ speed: z.number().positive().max(1_000_000) }).strict().optional(),
+    emulation: z
+      .object({ speed: z.number().positive().max(1_000_000) })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -28,7 +28,14 @@ export function throttle(lab: Lab, speed: number): Lab {
         await new Promise<void>((resolve, reject) => {
           if (signal?.aborted) return reject(signal.reason as Error);
           const t = setTimeout(resolve, step / speed);
-          signal?.addEventListener("abort", () => { clearTimeout(t); reject(signal.reason as Error); }, { once: true });
+          signal?.addEventListener(
+            "abort",
+            () => {
+              clearTimeout(t);
+              reject(signal.reason as Error);
+            },
+            { once: true },
+          );
         });
         left -= step;
       }

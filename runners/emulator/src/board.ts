@@ -7,9 +7,13 @@ import type { KernelImageInfo } from "./kernel-image.ts";
 import { KernelImageError, parseKernelImage } from "./kernel-image.ts";
 import type { KernelStats, LoadedApp } from "./kernel.ts";
 import { Kernel } from "./kernel.ts";
-import { hashString } from "./prng.ts";
+import type { OtSettings } from "./ot/cli-firmware.ts";
+import { OtCliFirmware } from "./ot/cli-firmware.ts";
+import type { Rng } from "./prng.ts";
+import { createRng, hashString } from "./prng.ts";
 import type { Medium, RadioStats } from "./radio.ts";
 import { Radio } from "./radio.ts";
+import { SnifferFirmware } from "./sniffer-firmware.ts";
 import type { Scheduler } from "./scheduler.ts";
 import { TbfError, parseTbf } from "./tbf.ts";
 import { Uart, uartDurationUs } from "./uart.ts";
@@ -19,7 +23,28 @@ export const NRF52840DK_LAYOUT = { kernelAddress: 0x0, kernelSize: 0x40000, apps
 
 export const SUPPORTED_BOARD_TYPES = ["nrf52840dk"] as const;
 
-type FlashContents = { kernel: KernelImageInfo; apps: LoadedApp[] };
+type FlashContents = { kernel: KernelImageInfo; apps: LoadedApp[]; names: Set<string> };
+
+/** A fault aimed at boards: `target` is "all", a board name, or an image / app name flashed on the board. */
+export type TargetedFault = { target: string; afterMs: number };
+
+/** The session faults a board applies itself (the medium applies the radio ones). */
+export type BoardFaults = {
+  boardHang: TargetedFault[];
+  kernelPanic: TargetedFault[];
+  routerAbsent: boolean;
+  wrongNetworkKey: boolean;
+};
+
+export const NO_BOARD_FAULTS: BoardFaults = { boardHang: [], kernelPanic: [], routerAbsent: false, wrongNetworkKey: false };
+
+/** The chip's factory EUI-64 (FICR), stable per board name. */
+export function eui64For(boardName: string): Uint8Array {
+  const rng = createRng(hashString(boardName), 0xe1e64);
+  const out = Uint8Array.from({ length: 8 }, () => rng.nextU32() & 0xff);
+  out[0] = ((out[0] ?? 0) & 0xfc) | 0x02;
+  return out;
+}
 
 /** "radio_rx (sha256 1a2b3c4d…)": how error messages name an image. */
 export function describeImage(image: FirmwareImage): string {
@@ -34,7 +59,12 @@ export class EmulatedBoard implements Board {
   readonly #sched: Scheduler;
   readonly #uart: Uart;
   #flash: FlashContents | undefined;
-  #kernel: Kernel | undefined;
+  #kernel: Kernel | OtCliFirmware | SnifferFirmware | undefined;
+  #faults: BoardFaults = NO_BOARD_FAULTS;
+  #rng: Rng;
+  /** OpenThread settings pages: survive resets, erased by a flash. */
+  #otSettings: OtSettings = {};
+  readonly eui64: Uint8Array;
 
   constructor(options: { name: string; type: string; sched: Scheduler; medium: Medium }) {
     this.name = options.name;
@@ -42,6 +72,8 @@ export class EmulatedBoard implements Board {
     this.#sched = options.sched;
     this.#uart = new Uart(options.sched);
     this.radio = new Radio(options.name, options.sched, options.medium);
+    this.#rng = createRng(0, hashString(`entropy:${options.name}`));
+    this.eui64 = eui64For(options.name);
     this.serial = {
       onData: (listener) => this.#uart.subscribe(listener),
       write: async (data) => this.#consoleInput(data),
@@ -53,14 +85,28 @@ export class EmulatedBoard implements Board {
     return this.#kernel?.alive ?? false;
   }
 
-  /** Radio and kernel counters, for cross-checking what apps printed against what really happened. */
-  stats(): { radio: RadioStats; kernel: KernelStats | undefined } {
-    return { radio: { ...this.radio.stats }, kernel: this.#kernel && { ...this.#kernel.stats } };
+  /** Session state: the entropy stream of this board and the faults it applies at each boot. */
+  configureSession(rng: Rng, faults: BoardFaults): void {
+    this.#rng = rng;
+    this.#faults = faults;
   }
 
-  /** Processes of the running kernel (empty when halted). */
+  /** Radio and kernel counters, for cross-checking what apps printed against what really happened. */
+  stats(): { radio: RadioStats; kernel: KernelStats | undefined } {
+    const k = this.#kernel;
+    return { radio: { ...this.radio.stats }, kernel: k instanceof Kernel ? { ...k.stats } : undefined };
+  }
+
+  /** Processes of the running kernel (empty when halted or not running Tock). */
   processes(): ReturnType<Kernel["processes"]> {
-    return this.#kernel?.alive ? this.#kernel.processes() : [];
+    const k = this.#kernel;
+    return k instanceof Kernel && k.alive ? k.processes() : [];
+  }
+
+  /** The OpenThread router firmware, when that is what runs. */
+  get otFirmware(): OtCliFirmware | undefined {
+    const k = this.#kernel;
+    return k instanceof OtCliFirmware && k.alive ? k : undefined;
   }
 
   async flash(images: FirmwareImage[], signal?: AbortSignal): Promise<FlashReport> {
@@ -68,6 +114,7 @@ export class EmulatedBoard implements Board {
     // Like `nrfjprog --recover`: the board is erased and halted before anything is checked or written.
     this.#stop();
     this.#flash = undefined;
+    this.#otSettings = {};
     const kernels = images.filter((i) => i.kind === "kernel");
     if (kernels.length !== 1) {
       throw new FlashError(
@@ -100,6 +147,7 @@ export class EmulatedBoard implements Board {
       { name: kernelImage.name, sha256: kernelImage.sha256, address: NRF52840DK_LAYOUT.kernelAddress, size: kernelImage.bytes.length },
     ];
     const apps: LoadedApp[] = [];
+    const names = new Set<string>([kernelImage.name]);
     let address = NRF52840DK_LAYOUT.appsAddress;
     for (const image of images) {
       if (image.kind === "kernel") continue;
@@ -121,11 +169,20 @@ export class EmulatedBoard implements Board {
         throw new FlashError("invalid_image", `${describeImage(image)}: apps do not fit in the 768 KiB app region`, image.name);
       }
       apps.push({ header, address });
+      names.add(image.name);
+      if (header.packageName) names.add(header.packageName);
       written.push({ name: image.name, sha256: image.sha256, address, size: header.totalSize });
       address += header.totalSize;
     }
     if (signal?.aborted) throw new FlashError("cancelled", `flashing ${this.name} was cancelled`);
-    this.#flash = { kernel, apps };
+    if ((kernel.flavour === "ot-cli-ftd" || kernel.flavour === "sniffer") && apps.length > 0) {
+      throw new FlashError(
+        "invalid_image",
+        `${describeImage(kernelImage)}: ${kernel.flavour} firmware is not a Tock kernel and cannot host apps (${apps.length} given)`,
+        kernelImage.name,
+      );
+    }
+    this.#flash = { kernel, apps, names };
     return { written, log: "" };
   }
 
@@ -133,17 +190,66 @@ export class EmulatedBoard implements Board {
     this.#stop();
     // An erased or never-flashed board has nothing to run: it stays silent, like a hung board.
     if (!this.#flash) return;
+    const flash = this.#flash;
+    const onReset = (): void => void this.reset();
+    if (flash.kernel.flavour === "ot-cli-ftd") {
+      // The routerAbsent fault: the router board is unpowered, so it neither prints nor radiates.
+      if (this.#faults.routerAbsent) return;
+      const fw = new OtCliFirmware({
+        sched: this.#sched,
+        uart: this.#uart,
+        radio: this.radio,
+        rng: this.#rng,
+        eui64: this.eui64,
+        settings: this.#otSettings,
+        onReset,
+      });
+      this.#kernel = fw;
+      fw.boot(() => this.#armFaults(fw));
+      return;
+    }
+    if (flash.kernel.flavour === "sniffer") {
+      const fw = new SnifferFirmware({ sched: this.#sched, uart: this.#uart, radio: this.radio });
+      this.#kernel = fw;
+      fw.boot(() => this.#armFaults(fw));
+      return;
+    }
     const kernel = new Kernel({
       sched: this.#sched,
       uart: this.#uart,
       radio: this.radio,
-      image: this.#flash.kernel,
-      apps: this.#flash.apps,
+      image: flash.kernel,
+      apps: flash.apps,
       onPanic: () => undefined,
       defaultShortAddress: hashString(this.name) & 0xfffe,
+      onReset,
+      rng: this.#rng,
+      eui64: this.eui64,
+      emulation: { wrongNetworkKey: this.#faults.wrongNetworkKey },
     });
     this.#kernel = kernel;
-    kernel.boot();
+    kernel.boot(() => this.#armFaults(kernel));
+  }
+
+  /** Whether a fault target names this board or something flashed on it. */
+  #targets(target: string): boolean {
+    return target === "all" || target === this.name || (this.#flash?.names.has(target) ?? false);
+  }
+
+  /** Schedules this boot's hang and panic faults, counted from the boot banner. */
+  #armFaults(k: Kernel | OtCliFirmware | SnifferFirmware): void {
+    for (const f of this.#faults.boardHang) {
+      if (this.#targets(f.target)) this.#sched.after(Math.round(f.afterMs * 1000), () => k.alive && k.hang());
+    }
+    for (const f of this.#faults.kernelPanic) {
+      if (!this.#targets(f.target)) continue;
+      this.#sched.after(Math.round(f.afterMs * 1000), () => {
+        if (!k.alive) return;
+        // Non-Tock firmware has no panic banner: it just stops.
+        if (k instanceof Kernel) k.injectPanic(`Emulated fault kernelPanic (target ${f.target})`);
+        else k.hang();
+      });
+    }
   }
 
   async halt(): Promise<void> {

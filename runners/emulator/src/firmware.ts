@@ -9,14 +9,50 @@ import type { KernelFlavour } from "./kernel-image.ts";
 import { encodeKernelImage } from "./kernel-image.ts";
 import { createRng, hashString } from "./prng.ts";
 import { TBF_FLAG_ENABLED, encodeTbfHeader } from "./tbf.ts";
+import { NETWORK_DEFAULT_FIRMWARE, NETWORK_KERNELS, buildNetworkFirmware } from "./boards/firmware.ts";
 
 /** Kernel builds the emulator knows: Tock board directories and what they wire up. */
-export const KERNELS: Readonly<Record<string, { board: string; flavour: KernelFlavour }>> = {
+export const KERNELS: Readonly<Record<string, { board: string; flavour: KernelFlavour; channel?: number }>> = {
   nrf52840dk: { board: "nrf52840dk", flavour: "mac" },
   "nrf52840dk-thread-tutorial": { board: "nrf52840dk", flavour: "raw" },
+  /** nrf52840dk with the 15.4 channel changed to 11 in main.rs: for "hears nothing on another channel" tests. */
+  "nrf52840dk-ch11": { board: "nrf52840dk", flavour: "mac", channel: 11 },
+  /** Nordic's "nRF Sniffer for 802.15.4" firmware (not Tock): prints every frame it hears, never transmits. */
+  nrf802154_sniffer: { board: "nrf52840dk", flavour: "sniffer" },
+  /** The nightly router: OpenThread CLI FTD firmware (not Tock), flashed like a kernel. */
+  "ot-central-controller": { board: "nrf52840dk", flavour: "ot-cli-ftd" },
 };
 
-export const DEFAULT_FIRMWARE = ["nrf52840dk", "radio_tx", "radio_rx"] as const;
+/** Package name of the app the deliberately broken images (below) are built from. */
+export const BROKEN_IMAGE_APP = "c_hello";
+
+/**
+ * Deliberately broken images for the flashing suite, by name: what is wrong with each is the point.
+ * - flash_bad_header: c_hello TBF with one header byte flipped after the checksum was computed (checksum mismatch)
+ * - flash_truncated: c_hello TBF cut to its first 1000 bytes (total_size says more)
+ * - flash_other_board: a kernel built for raspberry_pi_pico_w (wrong board)
+ * - flash_disabled: a valid c_hello TBF with the enable flag clear (loads, never runs)
+ */
+export const BROKEN_FIRMWARE = ["flash_bad_header", "flash_truncated", "flash_other_board", "flash_disabled"] as const;
+
+/** Every name a suite manifest may ask for; `build-firmware` builds these by default. */
+export const DEFAULT_FIRMWARE = [
+  "nrf52840dk",
+  "nrf52840dk-thread-tutorial",
+  "nrf52840dk-ch11",
+  "ot-central-controller",
+  "radio_tx",
+  "radio_rx",
+  "radio_tx_raw",
+  "nrf802154_sniffer",
+  "c_hello",
+  "openthread_hello",
+  "openthread_udp_rx",
+  "openthread_udp_tx",
+  ...BROKEN_FIRMWARE,
+  // Ethernet, WiFi and IPC boards and apps (issue 4): boards/firmware.ts.
+  ...NETWORK_DEFAULT_FIRMWARE,
+] as const;
 export const DEFAULT_KERNEL_VERSION = "2.2.0";
 /** nrf52840dk's main.rs uses channel 26. */
 export const DEFAULT_CHANNEL = 26;
@@ -60,17 +96,36 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 export function isKernelName(name: string): boolean {
-  return Object.hasOwn(KERNELS, name);
+  return Object.hasOwn(KERNELS, name) || Object.hasOwn(NETWORK_KERNELS, name);
 }
 
 export function buildFirmware(name: string, options: BuildOptions = {}): BuiltFirmware {
+  const network = buildNetworkFirmware(name, options);
+  if (network) return network;
+  switch (name) {
+    case "flash_bad_header":
+      return rename(buildFirmware(BROKEN_IMAGE_APP, { ...options, corruptHeader: true }), name);
+    case "flash_truncated": {
+      const full = buildFirmware(BROKEN_IMAGE_APP, options);
+      return rename({ ...full, bytes: full.bytes.slice(0, 1000) }, name);
+    }
+    case "flash_disabled":
+      return rename(buildFirmware(BROKEN_IMAGE_APP, { ...options, enabled: false }), name);
+    case "flash_other_board": {
+      const bytes = encodeKernelImage(
+        { board: "raspberry_pi_pico_w", flavour: "mac", channel: DEFAULT_CHANNEL, kernelVersion: DEFAULT_KERNEL_VERSION },
+        fillerBytes(`kernel:${name}`, 16 * 1024),
+      );
+      return { name, kind: "kernel", file: `${name}.bin`, boardType: "nrf52840dk", sha256: sha256Hex(bytes), bytes };
+    }
+  }
   const kernel = KERNELS[name];
   if (kernel) {
     const bytes = encodeKernelImage(
       {
         board: kernel.board,
         flavour: kernel.flavour,
-        channel: options.channel ?? DEFAULT_CHANNEL,
+        channel: options.channel ?? kernel.channel ?? DEFAULT_CHANNEL,
         kernelVersion: options.kernelVersion ?? DEFAULT_KERNEL_VERSION,
       },
       fillerBytes(`kernel:${name}`, 24 * 1024),
@@ -101,4 +156,10 @@ export function buildFirmware(name: string, options: BuildOptions = {}): BuiltFi
   bytes.fill(0xff, headerSize + bodyLength);
   if (options.corruptHeader) bytes[20] = (bytes[20] ?? 0) ^ 0x40;
   return { name, kind: "tbf", file: `${name}.tbf`, boardType: "nrf52840dk", sha256: sha256Hex(bytes), bytes };
+}
+
+/** The same bytes under another logical (and file) name. */
+function rename(fw: BuiltFirmware, name: string): BuiltFirmware {
+  const ext = fw.kind === "kernel" ? "bin" : "tbf";
+  return { ...fw, name, file: `${name}.${ext}`, sha256: sha256Hex(fw.bytes) };
 }

@@ -37,3 +37,59 @@ export { DEFAULT_FIRMWARE, KERNELS, buildFirmware, isKernelName, sha256Hex } fro
 export type { BuildOptions, BuiltFirmware } from "./firmware.ts";
 export { appModels } from "./apps/index.ts";
 export { describeSlot } from "./apps/radio-rx.ts";
+// --- radios, OpenThread, captures, harness (issue 3) ---
+export { LINKTYPE_IEEE802_15_4_WITHFCS, PCAP_MEDIA_TYPE, PcapDecodeError, decodePcap, encodePcap } from "./pcap.ts";
+export type { DecodedPcap, PcapRecord } from "./pcap.ts";
+export { createDefaultLab, firmwareImage, runSuiteOnEmulatedLab } from "./harness.ts";
+export type { SuiteRun } from "./harness.ts";
+export { resolveFaults } from "./lab.ts";
+export { NO_BOARD_FAULTS, eui64For } from "./board.ts";
+export type { BoardFaults, TargetedFault } from "./board.ts";
+export type { BurstLoss, JamWindow, LinkLoss } from "./radio.ts";
+export { BROKEN_FIRMWARE, BROKEN_IMAGE_APP } from "./firmware.ts";
+export { OtCliFirmware } from "./ot/cli-firmware.ts";
+export { ThreadNode } from "./ot/node.ts";
+export type { Role as ThreadRole } from "./ot/node.ts";
+export { ATTACHED_LINE, OT_UDP_PORT, UDP_TX_MESSAGE } from "./ot/apps.ts";
+export { THREAD_NETWORK_KEY, deriveKeys, ip6ToString, openFrame, parseIp6, sealFrame } from "./ot/wire.ts";
+export { SnifferFirmware } from "./sniffer-firmware.ts";
+export { rawFrame } from "./apps/radio-tx-raw.ts";
+export { C_HELLO_LINE } from "./apps/c-hello.ts";
+// --- networks and kernels: Ethernet, WiFi, IPC (issue 4) ---
+export { NetworkEnvironment, NETWORK_FAULTS } from "./boards/network-lab.ts";
+export type { NetworkBoard } from "./boards/network-lab.ts";
+export { EthernetBoard, NUCLEO_F429ZI_LAYOUT, QEMU_RV32_VIRT_LAYOUT } from "./boards/ethernet-board.ts";
+export { PicoWBoard, PICO_W_LAYOUT } from "./boards/pico-w-board.ts";
+export { MultiKernelBoard, MULTIKERNEL_LAYOUT } from "./boards/multikernel-board.ts";
+export {
+  MULTIKERNEL,
+  NETWORK_APPS,
+  NETWORK_BOARD_TYPES,
+  NETWORK_DEFAULT_FIRMWARE,
+  NETWORK_KERNELS,
+  NUCLEO_F429ZI,
+  PICO_W,
+  QEMU_RV32_VIRT,
+  buildNetworkFirmware,
+} from "./boards/firmware.ts";
+export {
+  BROADCAST_MAC,
+  ETHERTYPE,
+  appendFcs as appendEthernetFcs,
+  decodeEthernet,
+  encodeEthernet,
+  fcsValid as ethernetFcsValid,
+} from "./net/ethernet.ts";
+export type { EthernetFrame, Mac } from "./net/ethernet.ts";
+export { internetChecksum } from "./net/checksum.ts";
+export { LINKTYPE_ETHERNET, encodeEthernetPcap } from "./net/pcap.ts";
+export { HOST_IP, HOST_MAC, HostPeer } from "./net/host-peer.ts";
+export { L2Segment } from "./net/segment.ts";
+export { EthernetTap, TAP_MAX_MTU, TAP_RX_SLOTS } from "./net/tap.ts";
+export { LAB_ACCESS_POINTS, LAB_PASSPHRASE, LAB_SSID, WifiAir } from "./wifi/access-point.ts";
+export { derivePsk, derivePtk, prf } from "./wifi/wpa2.ts";
+export { Cyw43439 } from "./wifi/cyw43439.ts";
+export { IpcStatus, gidString } from "./ipc/ipc-ng.ts";
+export type { GlobalId } from "./ipc/ipc-ng.ts";
+export { InterKernelChannel } from "./ipc/channel.ts";
+export { decodeEthernetFrame } from "./net/validate.ts";

@@ -23,8 +23,15 @@ export const KERNEL_MAGIC = "TOCKEMUK";
 export const KERNEL_FORMAT_VERSION = 1;
 const FIXED_PART = 20;
 
-/** Which 802.15.4 capsule stack the kernel exposes: the MAC interface (`nrf52840dk`) or raw PHY (`-thread-tutorial`). */
-export type KernelFlavour = "mac" | "raw";
+/**
+ * What the image runs: a Tock kernel exposing the 15.4 MAC interface (`nrf52840dk`) or the raw PHY
+ * (`-thread-tutorial`), or not Tock at all: `ot-cli-ftd`, an OpenThread CLI FTD firmware (the nightly's router,
+ * `ot-central-controller.hex`), which the emulator runs as an OpenThread node model with an ot-cli console, or
+ * `sniffer`, Nordic's nRF Sniffer for 802.15.4 firmware (serial frame dump, receive only).
+ */
+export type KernelFlavour = "mac" | "raw" | "ot-cli-ftd" | "sniffer" | "none";
+// "none": a Tock kernel without an 802.15.4 stack (Ethernet, WiFi and multi-kernel boards, issue 4).
+export const KERNEL_FLAVOURS: readonly KernelFlavour[] = ["mac", "raw", "ot-cli-ftd", "sniffer", "none"];
 
 export type KernelImageInfo = {
   board: string;
@@ -96,8 +103,9 @@ export function parseKernelImage(bytes: Uint8Array): KernelImageInfo {
     at += 1 + len;
   }
   const [board = "", flavour = "", kernelVersion = ""] = strings;
-  if (flavour !== "mac" && flavour !== "raw") throw new KernelImageError(`unknown kernel flavour ${JSON.stringify(flavour)}`);
+  if (!(KERNEL_FLAVOURS as readonly string[]).includes(flavour))
+    throw new KernelImageError(`unknown kernel flavour ${JSON.stringify(flavour)}`);
   const channel = bytes[16] ?? 0;
   if (channel < 11 || channel > 26) throw new KernelImageError(`kernel radio channel ${channel} is not in 11..26`);
-  return { board, flavour, channel, kernelVersion, totalSize };
+  return { board, flavour: flavour as KernelFlavour, channel, kernelVersion, totalSize };
 }

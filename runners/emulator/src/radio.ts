@@ -23,7 +23,20 @@ export const MIN_BE = 3;
 export const MAX_BE = 5;
 export const MAX_CCA_ATTEMPTS = 4;
 
-export type MediumFaults = { loss: number; corruption: number };
+/** Per-link loss entry: board names, "*" matches any. */
+export type LinkLoss = { from: string; to: string; loss: number };
+/** Gilbert-Elliott parameters (per-frame transition probabilities and per-state loss). */
+export type BurstLoss = { enterBad: number; exitBad: number; lossBad: number; lossGood: number };
+/** A jammed channel over an absolute window of virtual time (us; `untilUs` may be Infinity). */
+export type JamWindow = { channel: number; fromUs: number; untilUs: number };
+
+export type MediumFaults = {
+  loss: number;
+  corruption: number;
+  linkLoss?: LinkLoss[] | undefined;
+  burstLoss?: BurstLoss | undefined;
+  jamming?: JamWindow[] | undefined;
+};
 
 type Transmission = {
   sender: Radio;
@@ -44,6 +57,9 @@ export class Medium {
   readonly #active = new Map<number, Transmission[]>();
   #rng: Rng = createRng(0, 0);
   #faults: MediumFaults = { loss: 0, corruption: 0 };
+  /** Gilbert-Elliott state per directed link ("sender>receiver"): true while bad. */
+  readonly #linkBad = new Map<string, boolean>();
+  readonly #taps = new Set<(frame: AirFrame) => void>();
   /** Optional tap on every frame that finishes on the air (a sniffer). */
   onAir: ((frame: AirFrame) => void) | undefined;
 
@@ -54,6 +70,47 @@ export class Medium {
   configure(rng: Rng, faults: MediumFaults): void {
     this.#rng = rng;
     this.#faults = faults;
+    // Every link starts a session in the good state, so a session replays identically whatever came before.
+    this.#linkBad.clear();
+  }
+
+  /** Adds a listener for every frame that finishes on the air (recorders); returns its removal. */
+  addTap(tap: (frame: AirFrame) => void): () => void {
+    this.#taps.add(tap);
+    return () => {
+      this.#taps.delete(tap);
+    };
+  }
+
+  /** True while a jamming fault covers `channel` at `atUs`. */
+  jammed(channel: number, atUs: number = this.#sched.nowUs): boolean {
+    return (this.#faults.jamming ?? []).some((j) => j.channel === channel && atUs >= j.fromUs && atUs < j.untilUs);
+  }
+
+  #jammedDuring(channel: number, fromUs: number, untilUs: number): boolean {
+    return (this.#faults.jamming ?? []).some((j) => j.channel === channel && j.fromUs < untilUs && j.untilUs > fromUs);
+  }
+
+  /** Decides, drawing from the session's stream, whether the copy of a frame from `from` to `to` is lost. */
+  #lost(from: string, to: string): boolean {
+    const f = this.#faults;
+    let lost = false;
+    // Draw order is fixed (global, link, burst) so that enabling one fault does not reshuffle the others' draws.
+    if (f.loss > 0 && this.#rng.next() < f.loss) lost = true;
+    const link = (f.linkLoss ?? [])
+      .filter((l) => (l.from === "*" || l.from === from) && (l.to === "*" || l.to === to))
+      .reduce((m, l) => Math.max(m, l.loss), 0);
+    if (link > 0 && this.#rng.next() < link) lost = true;
+    const burst = f.burstLoss;
+    if (burst) {
+      const key = `${from}>${to}`;
+      let bad = this.#linkBad.get(key) ?? false;
+      bad = bad ? this.#rng.next() >= burst.exitBad : this.#rng.next() < burst.enterBad;
+      this.#linkBad.set(key, bad);
+      const p = bad ? burst.lossBad : burst.lossGood;
+      if (p > 0 && this.#rng.next() < p) lost = true;
+    }
+    return lost;
   }
 
   attach(radio: Radio): void {
@@ -62,7 +119,7 @@ export class Medium {
 
   /** Energy detect: true while any transmission is on the air on `channel`. */
   energy(channel: number): boolean {
-    return (this.#active.get(channel)?.length ?? 0) > 0;
+    return (this.#active.get(channel)?.length ?? 0) > 0 || this.jammed(channel);
   }
 
   /** Puts a PSDU (FCS included) on the air now; returns its end time. */
@@ -91,19 +148,23 @@ export class Medium {
   #finish(tx: Transmission): void {
     const onChannel = this.#active.get(tx.channel) ?? [];
     onChannel.splice(onChannel.indexOf(tx), 1);
-    this.onAir?.({
+    // Interference over any part of the frame destroys it for every receiver, like a collision.
+    if (this.#jammedDuring(tx.channel, tx.startUs, tx.endUs)) tx.collided = true;
+    const air: AirFrame = {
       channel: tx.channel,
       startUs: tx.startUs,
       endUs: tx.endUs,
       sender: tx.sender.name,
       psdu: tx.psdu,
       collided: tx.collided,
-    });
+    };
+    this.onAir?.(air);
+    for (const tap of this.#taps) tap(air);
     if (tx.collided) return;
     for (const r of tx.listeners) {
       // The receiver must have stayed tuned and listening from the start of the frame to its end.
       if (!r.listening || r.channel !== tx.channel || r.listeningSinceUs > tx.startUs) continue;
-      if (this.#faults.loss > 0 && this.#rng.next() < this.#faults.loss) continue;
+      if (this.#lost(tx.sender.name, r.name)) continue;
       const copy = tx.psdu.slice();
       if (this.#faults.corruption > 0 && this.#rng.next() < this.#faults.corruption) {
         const bit = this.#rng.below(copy.length * 8);
@@ -136,6 +197,8 @@ export class Radio {
   #generation = 0;
   channel = 26;
   listeningSinceUs = 0;
+  /** Whether the driver ACKs frames with AR=1 (Tock's nRF driver always does; sniffer firmware never transmits). */
+  autoAck = true;
   /** Called for every frame the radio received, CRC good or not (the driver reports `crc_valid` upward). */
   onReceive: ((psdu: Uint8Array, crcValid: boolean) => void) | undefined;
   stats: RadioStats = { framesSent: 0, acksSent: 0, framesReceived: 0, crcErrors: 0, ccaBusy: 0, channelAccessFailures: 0 };
@@ -226,7 +289,7 @@ export class Radio {
     if (!crcValid) this.stats.crcErrors++;
     const fcf0 = psdu[0] ?? 0;
     const isAck = (fcf0 & 0x7) === 2;
-    if (crcValid && !isAck && (fcf0 & 0x20) !== 0) this.#sendAck(psdu[2] ?? 0);
+    if (this.autoAck && crcValid && !isAck && (fcf0 & 0x20) !== 0) this.#sendAck(psdu[2] ?? 0);
     this.onReceive?.(psdu, crcValid);
   }
 

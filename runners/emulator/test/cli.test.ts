@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../src/cli.ts";
-import { sha256Hex } from "../src/firmware.ts";
+import { DEFAULT_FIRMWARE, sha256Hex } from "../src/firmware.ts";
 import { parseKernelImage } from "../src/kernel-image.ts";
 import { parseTbf } from "../src/tbf.ts";
 
@@ -36,11 +36,20 @@ describe("hil-emulator build-firmware", () => {
       size: number;
       boardType: string;
     }[];
-    expect(manifest.map((m) => [m.name, m.kind, m.file, m.boardType])).toEqual([
-      ["nrf52840dk", "kernel", "nrf52840dk.bin", "nrf52840dk"],
-      ["radio_tx", "tbf", "radio_tx.tbf", "nrf52840dk"],
-      ["radio_rx", "tbf", "radio_rx.tbf", "nrf52840dk"],
-    ]);
+    expect(manifest.map((m) => m.name)).toEqual([...DEFAULT_FIRMWARE]);
+    const row = (name: string) => manifest.find((m) => m.name === name);
+    expect(row("nrf52840dk")).toMatchObject({ kind: "kernel", file: "nrf52840dk.bin", boardType: "nrf52840dk" });
+    expect(row("radio_tx")).toMatchObject({ kind: "tbf", file: "radio_tx.tbf", boardType: "nrf52840dk" });
+    expect(row("ot-central-controller")).toMatchObject({ kind: "kernel", file: "ot-central-controller.bin" });
+    expect(row("flash_bad_header")).toMatchObject({ kind: "tbf", file: "flash_bad_header.tbf" });
+    // Every deliberately broken image is really broken in its documented way.
+    const read = async (file: string) => new Uint8Array(await readFile(join(dir, file)));
+    await expect(read("flash_bad_header.tbf").then(parseTbf)).rejects.toThrow(/checksum mismatch/);
+    await expect(read("flash_truncated.tbf").then(parseTbf)).rejects.toThrow(/^truncated/);
+    expect(parseKernelImage(await read("flash_other_board.bin")).board).toBe("raspberry_pi_pico_w");
+    expect(parseTbf(await read("flash_disabled.tbf"))).toMatchObject({ enabled: false, packageName: "c_hello" });
+    expect(parseKernelImage(await read("nrf52840dk-ch11.bin"))).toMatchObject({ flavour: "mac", channel: 11 });
+    expect(parseKernelImage(await read("ot-central-controller.bin"))).toMatchObject({ flavour: "ot-cli-ftd" });
     for (const m of manifest) {
       const bytes = new Uint8Array(await readFile(join(dir, m.file)));
       expect(sha256Hex(bytes)).toBe(m.sha256);

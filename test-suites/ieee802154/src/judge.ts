@@ -20,6 +20,18 @@ export const RX_BLOCK_LINES: readonly string[] = [
 ];
 const BLOCK_START = "Received packet with payload of";
 
+/** The block radio_rx (MAC kernel) prints for a radio_tx_raw frame: broadcast, extended all-zero source. */
+export const RAW_RX_BLOCK_LINES: readonly string[] = [
+  "Received packet with payload of 60 bytes from offset 18",
+  ...RX_BLOCK_LINES.slice(1, 5),
+  "Packet destination PAN ID: 0xabcd",
+  "Packet destination address: 0xffff",
+  "Packet source PAN ID: 0xabcd",
+  "Packet source address: 00 00 00 00 00 00 00 00",
+];
+/** radio_tx_raw sends one frame every 500 ms. */
+export const TX_RAW_PER_SECOND = 2;
+
 /** Packets radio_tx sends per second (one every 250 ms). */
 export const TX_PER_SECOND = 4;
 export const TX_THRESHOLD = 0.95;
@@ -115,5 +127,73 @@ export function judgeRadioRx(text: string, durationSeconds: number): Verdict {
       : `radio_rx: received ${received} of ${expected} expected packets (${pct(ratio)}), needs ${pct(RX_THRESHOLD).replace(".0%", "%")}` +
         (malformedBlocks > 0 ? `; ${malformedBlocks} malformed blocks` : ""),
     measurements: { received, expected, ratio, threshold: RX_THRESHOLD, malformedBlocks },
+  };
+}
+
+/** radio_tx_raw verdict (Tensile): at least 50% of 2 x duration exact raw blocks on the receiver. */
+export function judgeRadioTxRaw(text: string, durationSeconds: number): Verdict {
+  const { received, malformedBlocks } = countRxBlocks(text, RAW_RX_BLOCK_LINES);
+  const expected = TX_RAW_PER_SECOND * durationSeconds;
+  const ratio = expected > 0 ? received / expected : 0;
+  const pass = received >= RX_THRESHOLD * expected;
+  return {
+    pass,
+    message: pass
+      ? undefined
+      : `radio_tx_raw: received ${received} of ${expected} expected raw frames (${pct(ratio)}), needs 50%` +
+        (malformedBlocks > 0 ? `; ${malformedBlocks} malformed blocks` : ""),
+    measurements: { received, expected, ratio, threshold: RX_THRESHOLD, malformedBlocks },
+  };
+}
+
+/** One line of the nRF 802.15.4 sniffer firmware, decoded: the PSDU (FCS included) it heard. */
+export type SniffedFrame = { psdu: Uint8Array; timeUs: number };
+
+export function parseSnifferLines(text: string): SniffedFrame[] {
+  const out: SniffedFrame[] = [];
+  for (const line of completeLines(text)) {
+    const m = /^received: ([0-9a-f]+) power: -?\d+ lqi: \d+ crc: (ok|bad) time: (\d+)$/.exec(line);
+    if (!m || m[2] !== "ok") continue;
+    out.push({ psdu: Uint8Array.from(Buffer.from(m[1] ?? "", "hex")), timeUs: Number(m[3]) });
+  }
+  return out;
+}
+
+export const ACK_THRESHOLD = 0.9;
+/** aTurnaroundTime (192 us) plus slack for the sniffer's timestamping; an ACK later than this answers nothing. */
+export const ACK_WINDOW_US = 1000;
+
+/**
+ * radio_ack verdict from a sniffer's view: data frames 0x1540 -> 0x0802 with AR=1, and for each, an Imm-Ack with
+ * the same sequence number starting within ACK_WINDOW_US after the data frame. The transmitter cannot report
+ * this itself: the nRF driver never waits for ACKs.
+ */
+export function judgeRadioAck(snifferText: string, durationSeconds: number): Verdict {
+  const frames = parseSnifferLines(snifferText);
+  let dataFrames = 0;
+  let acked = 0;
+  for (const [i, f] of frames.entries()) {
+    const p = f.psdu;
+    const isData = p.length === 71 && p[0] === 0x61 && p[1] === 0x98 && p[5] === 0x02 && p[6] === 0x08 && p[7] === 0x40 && p[8] === 0x15;
+    if (!isData) continue;
+    dataFrames++;
+    const next = frames[i + 1];
+    const endUs = f.timeUs + (6 + p.length) * 32;
+    if (next && next.psdu.length === 5 && next.psdu[0] === 0x02 && next.psdu[1] === 0x00 && next.psdu[2] === p[2]) {
+      if (next.timeUs >= endUs && next.timeUs - endUs <= ACK_WINDOW_US) acked++;
+    }
+  }
+  const expected = TX_PER_SECOND * durationSeconds;
+  const ackRatio = dataFrames > 0 ? acked / dataFrames : 0;
+  const enoughData = dataFrames >= RX_THRESHOLD * expected;
+  const pass = enoughData && ackRatio >= ACK_THRESHOLD;
+  return {
+    pass,
+    message: pass
+      ? undefined
+      : !enoughData
+        ? `radio_ack: the sniffer saw only ${dataFrames} of ${expected} expected data frames 0x1540 -> 0x0802`
+        : `radio_ack: ${acked} of ${dataFrames} data frames were acknowledged (${pct(ackRatio)}), needs ${pct(ACK_THRESHOLD).replace(".0%", "%")}`,
+    measurements: { dataFrames, acked, ackRatio, expected, threshold: ACK_THRESHOLD },
   };
 }

@@ -26,7 +26,14 @@ export type BlockingSyscall =
   | { op: "delay"; ms: number }
   | { op: "send"; dst: number; payload: Uint8Array }
   /** Waits for the next slot of the RX ring: | header_len | payload_len | mic_len | frame without FCS |. */
-  | { op: "receive" };
+  | { op: "receive" }
+  /** Raw interface (command 27): the app supplies MHR + payload; the radio appends the FCS. Resolves to a return code. */
+  | { op: "sendRaw"; frame: Uint8Array }
+  /**
+   * libtock-c's event loop: sleep until a frame arrives in the RX ring (resolves to its slot) or `ms` pass
+   * (resolves to undefined), like `yield` with an alarm armed and a receive callback subscribed.
+   */
+  | { op: "wait"; ms: number };
 
 export type AppProgram = Generator<BlockingSyscall, void, unknown>;
 
@@ -36,6 +43,16 @@ export type AppSys = {
   ieee802154SetPan(pan: number): number;
   ieee802154ConfigCommit(): number;
   ieee802154Up(): number;
+  /** Raw interface only (command 5): tune the radio; ENOSUPPORT on the MAC interface. */
+  ieee802154SetChannel(channel: number): number;
+  /** Alarm driver: the board's current time in ms. */
+  nowMs(): number;
+  /** RNG driver: 32 random bits from the board's seeded entropy source. */
+  random32(): number;
+  /** The chip's factory EUI-64 (FICR DEVICEID), 8 octets. */
+  deviceEui64(): Uint8Array;
+  /** Emulation-only knobs an app model may honour to reproduce a session fault (never set on real hardware). */
+  readonly emulation: { wrongNetworkKey: boolean };
 };
 
 export type AppModel = (sys: AppSys) => AppProgram;
@@ -55,4 +72,13 @@ export function* send(dst: number, payload: Uint8Array): Generator<BlockingSysca
 
 export function* receive(): Generator<BlockingSyscall, Uint8Array, unknown> {
   return (yield { op: "receive" }) as Uint8Array;
+}
+
+export function* sendRaw(frame: Uint8Array): Generator<BlockingSyscall, number, unknown> {
+  return (yield { op: "sendRaw", frame }) as number;
+}
+
+/** Waits for a frame or `ms`; undefined on timeout. */
+export function* waitFrame(ms: number): Generator<BlockingSyscall, Uint8Array | undefined, unknown> {
+  return (yield { op: "wait", ms }) as Uint8Array | undefined;
 }
