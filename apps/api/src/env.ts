@@ -2,6 +2,7 @@
  * Configuration of the API process, parsed once at start-up. No other file of the API reads `process.env`.
  * Every variable is listed in `.env.example` with the same explanation.
  */
+import { existsSync } from "node:fs";
 import { z } from "zod";
 
 /** Only "true"/"1" are true and "false"/"0" false; anything else is an error (z.coerce.boolean treats "false" as true). */
@@ -70,13 +71,73 @@ export const Env = z.object({
   HIL_STEP_TEST_MS: z.coerce.number().int().min(100).default(300_000),
   // pino level. Logs are JSON; pretty-printed only when stdout is a terminal.
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+
+  // ---- GitHub (docs/github.md) ----
+  // Secret of the repository/App webhook; POST /api/v1/github/webhook refuses every delivery while it is unset.
+  GITHUB_WEBHOOK_SECRET: z
+    .string()
+    .min(16, "GITHUB_WEBHOOK_SECRET must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+    .optional(),
+  // GitHub App id and its private key (.pem): reports results as Check Runs and opens tracking issues.
+  GITHUB_APP_ID: z.coerce.number().int().positive().optional(),
+  GITHUB_APP_PRIVATE_KEY_PATH: z.string().optional(),
+  // Alternative to an App: a token (fine-grained: statuses, issues, contents read). Results become commit statuses.
+  GITHUB_TOKEN: z.string().min(1).optional(),
+  // REST API root; point it at GitHub Enterprise (https://ghe.example.com/api/v3) or a test server.
+  GITHUB_API_URL: z
+    .string()
+    .url("GITHUB_API_URL must be a URL such as https://api.github.com")
+    .default("https://api.github.com")
+    .transform((u) => u.replace(/\/+$/, "")),
+  // Public address of the dashboard, for links in check runs, statuses and issues (e.g. https://hil.example.org).
+  HIL_PUBLIC_URL: z
+    .string()
+    .url("HIL_PUBLIC_URL must be a URL such as https://hil.example.org")
+    .transform((u) => u.replace(/\/+$/, ""))
+    .optional(),
+  // Committed project configuration (JSON); its projects are created or updated at every start and cannot be edited over REST.
+  HIL_PROJECTS_FILE: z.string().optional(),
+  // How often finished runs are reported to GitHub and outgoing webhooks (ms).
+  HIL_REPORT_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),
 });
 export type Env = z.infer<typeof Env>;
+
+/** Cross-field rules; each message names the variable to set or unset. */
+const EnvChecked = Env.superRefine((env, ctx) => {
+  if (env.GITHUB_APP_ID !== undefined && !env.GITHUB_APP_PRIVATE_KEY_PATH) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["GITHUB_APP_PRIVATE_KEY_PATH"],
+      message: "GITHUB_APP_ID is set, so GITHUB_APP_PRIVATE_KEY_PATH must name the App's private key (.pem) too",
+    });
+  }
+  if (env.GITHUB_APP_PRIVATE_KEY_PATH && env.GITHUB_APP_ID === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["GITHUB_APP_ID"],
+      message: "GITHUB_APP_PRIVATE_KEY_PATH is set, so GITHUB_APP_ID must be set to the App's numeric id too",
+    });
+  }
+  if (env.GITHUB_APP_PRIVATE_KEY_PATH && !existsSync(env.GITHUB_APP_PRIVATE_KEY_PATH)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["GITHUB_APP_PRIVATE_KEY_PATH"],
+      message: `no file at ${env.GITHUB_APP_PRIVATE_KEY_PATH}; download the App's private key from its GitHub settings page`,
+    });
+  }
+  if (env.HIL_PROJECTS_FILE && !existsSync(env.HIL_PROJECTS_FILE)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["HIL_PROJECTS_FILE"],
+      message: `no file at ${env.HIL_PROJECTS_FILE}; point HIL_PROJECTS_FILE at the committed projects JSON, or unset it`,
+    });
+  }
+});
 
 /** Parses an environment, throwing one readable error that lists every problem. */
 export function parseEnv(source: Record<string, string | undefined>): Env {
   // An empty variable (e.g. `HIL_ADMIN_TOKEN=` copied from .env.example) means "not set".
-  const result = Env.safeParse(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== "")));
+  const result = EnvChecked.safeParse(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== "")));
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join("\n")}`);

@@ -154,7 +154,7 @@ async function execute(
 
   // Step 3: every board must boot (print something after reset) before any test runs: a board that never boots is
   // an infra error, not a test failure.
-  for (const role of lease.roles) {
+  for (const role of lease.roles.filter((r) => r.bootCheck)) {
     const board = boards[role.role]!;
     if (!(await bootsWithin(board, deps.lab.clock, lease.steps.bootMs, signal))) {
       if (signal.aborted) throw new AttemptFailure(stopped(signal));

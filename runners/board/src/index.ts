@@ -38,6 +38,7 @@ export type FlashFailureCode =
   | "probe_not_found" // the debug probe / board is not connected
   | "timeout" // the flash tool did not finish in time
   | "verify_failed" // read-back after write did not match
+  | "tool_failed" // the flash tool failed for another reason (its output says why)
   | "cancelled"; // the job was cancelled while flashing
 
 /** Thrown by `Board.flash`. The message names the image and says what is wrong with it. */
@@ -182,6 +183,11 @@ export type RoleRequirement = {
   extraFirmware?: string[];
   /** Tags the board must carry (e.g. `antenna-ext`). */
   tags?: string[];
+  /**
+   * The role's firmware prints nothing at reset (e.g. ot-cli waits for a command, a sniffer waits for frames), so
+   * the runner skips its "board must print after reset" boot check for this role.
+   */
+  silentBoot?: boolean;
 };
 
 /** Static description of a test case (no code), safe to import from the API. */

@@ -375,6 +375,7 @@ export const LeasedRole = z.object({
   role: z.string(),
   board: z.string().describe("Board name on this runner"),
   firmware: z.array(LeasedFirmware),
+  bootCheck: z.boolean().describe("Require output after reset before the tests (false for firmware that boots silently)"),
 });
 export type LeasedRole = z.infer<typeof LeasedRole>;
 
@@ -478,3 +479,185 @@ export type HealthReportBody = z.infer<typeof HealthReportBody>;
 export const HealthReportResponse = z.object({ health: BoardHealth });
 export type HealthReportResponse = z.infer<typeof HealthReportResponse>;
 export type FinishAttemptResponse = z.infer<typeof FinishAttemptResponse>;
+
+// --- results, history, dashboards (issue 6) ---
+
+/** A run as other views point at it: enough to link to it and name the commit it tested. */
+export const RunRef = z.object({
+  id: z.string(),
+  ref: z.string().nullable().describe("Git ref or commit under test"),
+  createdAt: z.string(),
+});
+export type RunRef = z.infer<typeof RunRef>;
+
+export const QuarantineView = z.object({
+  id: z.string(),
+  suite: z.string(),
+  test: z.string(),
+  reason: z.string(),
+  createdBy: z.string().describe("Name of the token that quarantined the test"),
+  createdAt: z.string(),
+  expiresAt: z.string().nullable().describe("The quarantine lapses by itself after this; null: until released"),
+});
+export type QuarantineView = z.infer<typeof QuarantineView>;
+
+export const QuarantineBody = z
+  .object({
+    reason: z.string().min(3).max(500).describe("Why the test is quarantined (e.g. the issue tracking the flake)"),
+    days: z.number().int().min(1).max(365).optional().describe("Lapse after this many days; default: until released"),
+  })
+  .strict();
+export type QuarantineBody = z.infer<typeof QuarantineBody>;
+
+/** One result of a test on one board in one run (a multi-board test appears once per board it used). */
+export const HistoryEntry = z.object({
+  run: RunRef.extend({ trigger: RunTrigger, project: z.string() }),
+  board: z.string(),
+  status: TestStatus,
+  durationMs: z.number(),
+  attempt: z.number(),
+  tries: z.number(),
+  flaky: z.boolean().describe("Failed, then passed on a re-run within the attempt"),
+  message: z.string().nullable(),
+  measurements: Measurements.nullable(),
+});
+export type HistoryEntry = z.infer<typeof HistoryEntry>;
+
+export const BoardScore = z.object({
+  board: z.string(),
+  runs: z.number().describe("Results in the window (pass, fail, error, skip, not_run)"),
+  passRate: z.number().nullable().describe("pass / (pass + fail); null without any decisive result"),
+  flakeScore: z.number().describe("0..1: status flips and pass-after-retry per decisive result (1 = alternates every run)"),
+});
+export type BoardScore = z.infer<typeof BoardScore>;
+
+export const TestHistory = z.object({
+  suite: z.string(),
+  test: z.string(),
+  quarantine: QuarantineView.nullable(),
+  boards: z.array(BoardScore),
+  entries: z.array(HistoryEntry).describe("Newest first"),
+  nextBefore: z.string().nullable().describe("Pass as `before` to get older entries; null at the end"),
+});
+export type TestHistory = z.infer<typeof TestHistory>;
+
+export const Regression = z.object({
+  suite: z.string(),
+  test: z.string(),
+  state: z.enum(["active", "fixed"]).describe("active: still failing in the newest run; fixed: passed since"),
+  boards: z.array(z.string()).describe("Boards on which the test started failing in firstFailing"),
+  firstFailing: RunRef.describe("The first run that failed after the test had passed: its ref is the suspect commit"),
+  lastPassing: RunRef.describe("The last run before firstFailing in which the test passed on that board"),
+  fixedIn: RunRef.nullable().describe("The first run it passed again on every affected board; null while active"),
+  failures: z.number().describe("Failing results since firstFailing, over the affected boards"),
+  message: z.string().nullable().describe("The newest failure message"),
+});
+export type Regression = z.infer<typeof Regression>;
+
+export const RegressionList = z.object({ regressions: z.array(Regression), window: z.number().describe("Runs examined") });
+export type RegressionList = z.infer<typeof RegressionList>;
+
+export const FlakyTest = z.object({
+  suite: z.string(),
+  test: z.string(),
+  board: z.string(),
+  score: z.number(),
+  runs: z.number().describe("Decisive (pass/fail) results in the window"),
+  flips: z.number().describe("pass<->fail changes between consecutive runs"),
+  retryPasses: z.number().describe("Runs where the test failed, then passed on a re-run"),
+  lastStatus: TestStatus,
+  quarantined: z.boolean(),
+});
+export type FlakyTest = z.infer<typeof FlakyTest>;
+
+export const FlakyList = z.object({ flaky: z.array(FlakyTest), window: z.number() });
+export type FlakyList = z.infer<typeof FlakyList>;
+
+/**
+ * The nightly matrix: one row per (suite, test, board), one character per night (oldest first):
+ * P pass, p pass after a re-run (flaky), F fail, E error (infra), S skip, N not run, '.' no result.
+ */
+export const Matrix = z.object({
+  nights: z.array(RunRef.extend({ status: RunStatus })).describe("Oldest first"),
+  rows: z.array(
+    z.object({
+      suite: z.string(),
+      test: z.string(),
+      board: z.string(),
+      cells: z.string(),
+      quarantined: z.boolean(),
+      flakeScore: z.number(),
+    }),
+  ),
+  serverMs: z.number().describe("Time the server spent building the matrix"),
+});
+export type Matrix = z.infer<typeof Matrix>;
+
+export const BoardStats = z.object({
+  id: z.string(),
+  name: z.string(),
+  type: z.string(),
+  runner: z.string(),
+  runnerOnline: z.boolean(),
+  state: BoardState,
+  health: BoardHealth,
+  healthMessage: z.string().nullable(),
+  healthCheckedAt: z.string().nullable(),
+  consecutiveInfraErrors: z.number(),
+  lastSeenAt: z.string().nullable(),
+  currentJob: z.object({ jobId: z.string(), runId: z.string(), suite: z.string(), attemptId: z.string() }).nullable(),
+  attempts: z.number().describe("Attempts on this board in the window"),
+  infraErrors: z.number().describe("Of those, attempts that ended in an infra error"),
+  infraErrorRate: z.number().nullable(),
+  lastAttemptAt: z.string().nullable(),
+});
+export type BoardStats = z.infer<typeof BoardStats>;
+
+export const BoardHealthBody = z
+  .object({
+    health: z
+      .enum(["unknown", "maintenance", "retired"])
+      .describe("maintenance/retired take the board out of service; unknown makes the next lease run a health check first"),
+    message: z.string().max(500).optional(),
+  })
+  .strict();
+export type BoardHealthBody = z.infer<typeof BoardHealthBody>;
+
+/** A line of a job's serial logs, merged across its boards on the API's receive clock. */
+export const LogLine = z.object({
+  t: z.string().describe("When the API received the chunk that completed the line"),
+  role: z.string(),
+  board: z.string(),
+  offset: z.number().describe("Byte offset of the line in its role's log (matches result logSpan offsets)"),
+  text: z.string(),
+});
+export type LogLine = z.infer<typeof LogLine>;
+
+export const MergedLog = z.object({
+  attemptId: z.string().nullable(),
+  attempt: z.number(),
+  running: z.boolean(),
+  lines: z.array(LogLine),
+  cursor: z.string().describe("Pass back as `cursor` to continue after these lines"),
+});
+export type MergedLog = z.infer<typeof MergedLog>;
+
+export const ApiTokenView = z.object({
+  id: z.string(),
+  name: z.string(),
+  scopes: z.array(ApiScope),
+  createdAt: z.string(),
+  lastUsedAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+});
+export type ApiTokenView = z.infer<typeof ApiTokenView>;
+
+export const RegistrationTokenView = z.object({
+  id: z.string(),
+  note: z.string().nullable(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  usedAt: z.string().nullable(),
+  runner: z.string().nullable(),
+});
+export type RegistrationTokenView = z.infer<typeof RegistrationTokenView>;

@@ -18,7 +18,7 @@ export const manifest: SuiteManifest = {
     },
     { name: "rx", boardType: "nrf52840dk", firmware: ["nrf52840dk", "radio_rx"], extraFirmware: ["nrf52840dk-ch11"] },
     // Nordic's 802.15.4 sniffer firmware: sees the ACKs no Tock app can report.
-    { name: "sniffer", boardType: "nrf52840dk", firmware: ["nrf802154_sniffer"] },
+    { name: "sniffer", boardType: "nrf52840dk", firmware: ["nrf802154_sniffer"], silentBoot: true },
   ],
   tests: [
     {
@@ -56,5 +56,7 @@ export const manifest: SuiteManifest = {
     },
   ],
   // ~145 s of radio time plus flashing and resets on real boards; emulated runs finish far sooner.
+  // Radio roles must share one RF environment (an enclosure, or one emulated medium).
+  sameGroup: true,
   timeoutMs: 10 * 60_000,
 };

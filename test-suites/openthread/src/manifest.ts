@@ -11,7 +11,7 @@ export const manifest: SuiteManifest = {
     "OpenThread on Tock: a libtock-c OpenThread app on the nrf52840dk-thread-tutorial kernel attaches as a child to an " +
     "ot-cli router (ot-central-controller), exchanges UDP on port 1212 and answers ping; judged on both serial consoles.",
   roles: [
-    { name: "router", boardType: "nrf52840dk", firmware: ["ot-central-controller"] },
+    { name: "router", boardType: "nrf52840dk", firmware: ["ot-central-controller"], silentBoot: true },
     {
       name: "node",
       boardType: "nrf52840dk",
@@ -53,5 +53,7 @@ export const manifest: SuiteManifest = {
       roles: ["router", "node"],
     },
   ],
+  // Radio roles must share one RF environment (an enclosure, or one emulated medium).
+  sameGroup: true,
   timeoutMs: 10 * 60_000,
 };

@@ -191,13 +191,21 @@ try {
   const labDir = join(dataDir, "lab");
   await mkdir(labDir, { recursive: true });
   const labFile = join(labDir, "lab.yaml");
-  const boards = Array.from(
-    { length: env.HIL_EMULATED_BOARDS },
-    (_, i) => `  - { name: nrf-${i + 1}, type: nrf52840dk, adapter: emulated, tags: [emulated], group: rf-enclosure-1 }`,
-  );
+  // nRF52840DKs in one RF enclosure (like Tock's 4-board cluster) plus one board for each network suite.
+  const boards = [
+    ...Array.from(
+      { length: env.HIL_EMULATED_BOARDS },
+      (_, i) => `  - { name: nrf-${i + 1}, type: nrf52840dk, adapter: emulated, group: rf-enclosure-1 }`,
+    ),
+    "  - { name: nucleo-1, type: nucleo_f429zi, adapter: emulated, group: ethernet-segment-1 }",
+    "  - { name: picow-1, type: raspberry_pi_pico_w, adapter: emulated, group: wifi-room-1 }",
+    "  - { name: qemu-mk-1, type: qemu_rv32_virt_multikernel, adapter: emulated }",
+  ];
   await writeFile(
     labFile,
-    `# Written by npm start: an emulated lab of nRF52840DK boards on one 802.15.4 medium.\nname: emulated-lab\nboards:\n${boards.join("\n")}\n`,
+    "# Written by npm start: an emulated lab. nRF52840DKs share one 802.15.4 medium; the Nucleo-F429ZI sits on an\n" +
+      "# Ethernet segment with a host peer, the Pico W near WiFi access points; the QEMU board runs two Tock kernels.\n" +
+      `name: emulated-lab\nboards:\n${boards.join("\n")}\n`,
   );
   const credentials = join(labDir, "runner-credentials.json");
   const registeredHere = existsSync(credentials) && JSON.parse(await readFile(credentials, "utf8")).url === base;
@@ -216,7 +224,7 @@ try {
       throw new Error(`registering the emulated runner failed: ${out.stderr || out.stdout}`);
     }
   }
-  say(`starting the emulated lab runner with ${env.HIL_EMULATED_BOARDS} nrf52840dk boards (log: ${join(logDir, "runner.log")})`);
+  say(`starting the emulated lab runner with ${boards.length} boards (log: ${join(logDir, "runner.log")})`);
   spawnLogged("runner", "runners/agent/src/cli.ts", ["start", "--config", labFile], { LOG_LEVEL: env.LOG_LEVEL });
 
   say(`API:        ${base}/api/v1/runs`);

@@ -34,7 +34,9 @@ export async function lease(db: PrismaClient, runnerId: string, settings: LeaseS
     // One allocator at a time per runner: its boards cannot be double-booked by concurrent lease requests. Runners
     // do not wait for each other; two runners wanting the same job are settled by the conditional claim below.
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(${RUNNER_LOCK_SPACE}, hashtext(${runnerId}))`;
-    const boards = await tx.$queryRaw<{ id: string; name: string; type: string; tags: string[]; group: string | null; health: string; busy: boolean }[]>`
+    const boards = await tx.$queryRaw<
+      { id: string; name: string; type: string; tags: string[]; group: string | null; health: string; busy: boolean }[]
+    >`
       SELECT b.id, b.name, b.type, b.tags, b."group", b.health::text AS health,
              EXISTS (SELECT 1 FROM "AttemptBoard" ab JOIN "Attempt" a ON a.id = ab."attemptId"
                      WHERE ab."boardId" = b.id AND a.status = 'running') AS busy
@@ -92,7 +94,11 @@ export async function lease(db: PrismaClient, runnerId: string, settings: LeaseS
     const candidates: QueuedJobForPlan[] = [];
     const loaded = new Map<string, Awaited<ReturnType<typeof loadJobs>>[number]>();
     for (let from = 0; from < order.length; from += BATCH) {
-      for (const job of await loadJobs(tx, order.slice(from, from + BATCH).map((o) => o.id))) loaded.set(job.id, job);
+      for (const job of await loadJobs(
+        tx,
+        order.slice(from, from + BATCH).map((o) => o.id),
+      ))
+        loaded.set(job.id, job);
       candidates.length = 0;
       for (const { id } of order.slice(0, from + BATCH)) {
         const job = loaded.get(id);
@@ -107,7 +113,10 @@ export async function lease(db: PrismaClient, runnerId: string, settings: LeaseS
       // Lock the run before touching the job (the order every writer uses), then claim the job only if it is still
       // queued: another runner, a cancel or a queue timeout may have got there first; then this runner asks again.
       await tx.$queryRaw`SELECT id FROM "Run" WHERE id = ${job.runId}::uuid FOR UPDATE`;
-      const claimed = await tx.job.updateMany({ where: { id: job.id, status: "queued" }, data: { status: "running", startedAt: job.startedAt ?? new Date() } });
+      const claimed = await tx.job.updateMany({
+        where: { id: job.id, status: "queued" },
+        data: { status: "running", startedAt: job.startedAt ?? new Date() },
+      });
       if (claimed.count === 0) return { lease: null, healthCheck: null };
       const roles = job.roles as unknown as PlannedRole[];
       const attempt = await tx.attempt.create({
@@ -128,7 +137,12 @@ export async function lease(db: PrismaClient, runnerId: string, settings: LeaseS
           runId: job.runId,
           suite: job.suite,
           tests: job.tests,
-          roles: roles.map((r) => ({ role: r.role, board: placement.boards.get(r.role)!.name, firmware: r.firmware })),
+          roles: roles.map((r) => ({
+            role: r.role,
+            board: placement.boards.get(r.role)!.name,
+            firmware: r.firmware,
+            bootCheck: r.bootCheck !== false,
+          })),
           seed: Number(job.run.seed),
           faults: job.faults as Faults | null,
           timeoutMs: job.timeoutMs,

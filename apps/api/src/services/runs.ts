@@ -10,7 +10,7 @@ import { AppError, ErrorCode, notFound } from "../errors.ts";
 import type { SuiteCatalog } from "../suites.ts";
 import { assertTransition, isTerminalJob, runOutcome } from "./states.ts";
 
-export type PlannedRole = { role: string; boardType: string; tags: string[]; firmware: LeasedFirmware[] };
+export type PlannedRole = { role: string; boardType: string; tags: string[]; firmware: LeasedFirmware[]; bootCheck?: boolean };
 export type PlannedJob = {
   suite: string;
   tests: string[];
@@ -57,7 +57,7 @@ export async function planRun(db: Db, catalog: SuiteCatalog, input: CreateRunBod
       const firmware: LeasedFirmware[] = [];
       for (const fw of role.firmware) firmware.push(await resolveFirmware(db, fw, role.boardType, input.firmware?.[fw], true));
       for (const fw of role.extraFirmware ?? []) firmware.push(await resolveFirmware(db, fw, role.boardType, input.firmware?.[fw], false));
-      roles.push({ role: role.name, boardType: role.boardType, tags: role.tags ?? [], firmware });
+      roles.push({ role: role.name, boardType: role.boardType, tags: role.tags ?? [], firmware, bootCheck: !role.silentBoot });
     }
     plan.push({
       suite: name,

@@ -142,7 +142,9 @@ export async function startApiOnly(apiEnv: Record<string, string> = {}) {
 }
 
 /** API + one emulated runner with `boards` nRF52840DKs, on a fresh database and queue prefix. */
-export async function startStack(options: { boards?: number; apiEnv?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(
+  options: { boards?: number; apiEnv?: Record<string, string>; emulationSpeed?: number } = {},
+): Promise<Stack> {
   const db = await createTestDatabase();
   const workDir = await mkdtemp(join(tmpdir(), "hil-e2e-"));
   const env: Record<string, string> = {
@@ -164,8 +166,12 @@ export async function startStack(options: { boards?: number; apiEnv?: Record<str
 
   const labDir = join(workDir, "lab");
   await mkdir(labDir, { recursive: true });
-  const boards = Array.from({ length: options.boards ?? 2 }, (_, i) => `  - { name: nrf-${i + 1}, type: nrf52840dk, adapter: emulated }`);
-  await writeFile(join(labDir, "lab.yaml"), `name: e2e-lab\nboards:\n${boards.join("\n")}\n`);
+  const boards = Array.from(
+    { length: options.boards ?? 4 },
+    (_, i) => `  - { name: nrf-${i + 1}, type: nrf52840dk, adapter: emulated, group: rf-1 }`,
+  );
+  const speed = options.emulationSpeed ? `emulation: { speed: ${options.emulationSpeed} }\n` : "";
+  await writeFile(join(labDir, "lab.yaml"), `name: e2e-lab\n${speed}boards:\n${boards.join("\n")}\n`);
   const reg = await call<{ token: string }>(api.url, "POST", "/api/v1/registration-tokens", {});
   const registered = await execa(
     process.execPath,
