@@ -66,6 +66,8 @@ export type Stack = {
   workDir: string;
   firmware: Record<string, { sha256: string; file: string; kind: string; boardType: string }>;
   restartApi: () => Promise<void>;
+  /** Registers and starts another emulated-lab runner (boards in their own RF group unless `group` is given). */
+  addRunner: (name: string, options?: { boards?: number; group?: string; emulationSpeed?: number }) => Promise<ManagedProcess>;
   close: () => Promise<void>;
 };
 
@@ -161,49 +163,64 @@ export async function startStack(
     LOG_LEVEL: "info",
     ...options.apiEnv,
   };
-  let api = await startApi(env);
+  const api = await startApi(env);
   const firmware = await buildAndUpload(api.url, join(workDir, "firmware"));
 
-  const labDir = join(workDir, "lab");
-  await mkdir(labDir, { recursive: true });
-  const boards = Array.from(
-    { length: options.boards ?? 4 },
-    (_, i) => `  - { name: nrf-${i + 1}, type: nrf52840dk, adapter: emulated, group: rf-1 }`,
-  );
-  const speed = options.emulationSpeed ? `emulation: { speed: ${options.emulationSpeed} }\n` : "";
-  await writeFile(join(labDir, "lab.yaml"), `name: e2e-lab\n${speed}boards:\n${boards.join("\n")}\n`);
-  const reg = await call<{ token: string }>(api.url, "POST", "/api/v1/registration-tokens", {});
-  const registered = await execa(
-    process.execPath,
-    ["runners/agent/bin/hil-runner.js", "register", "--url", api.url, "--token", reg.body.token, "--config", join(labDir, "lab.yaml")],
-    {
-      cwd: repoRoot,
-      reject: false,
-      timeout: 60_000,
-    },
-  );
-  if (registered.exitCode !== 0) throw new Error(`register failed: ${registered.stderr}`);
-  const runner = spawnTs("runners/agent/src/cli.ts", ["start", "--config", join(labDir, "lab.yaml")], {
-    LOG_LEVEL: "info",
-    HIL_RUNNER_LEASE_WAIT_MS: "2000",
-  });
+  const runners: ManagedProcess[] = [];
+  const addRunner = async (name: string, runnerOptions: { boards?: number; group?: string; emulationSpeed?: number } = {}) => {
+    const labDir = join(workDir, `lab-${name}`);
+    await mkdir(labDir, { recursive: true });
+    const group = runnerOptions.group ?? `rf-${name}`;
+    const boards = Array.from(
+      { length: runnerOptions.boards ?? options.boards ?? 4 },
+      (_, i) => `  - { name: nrf-${i + 1}, type: nrf52840dk, adapter: emulated, group: ${group} }`,
+    );
+    const speed =
+      (runnerOptions.emulationSpeed ?? options.emulationSpeed)
+        ? `emulation: { speed: ${runnerOptions.emulationSpeed ?? options.emulationSpeed} }\n`
+        : "";
+    await writeFile(join(labDir, "lab.yaml"), `name: ${name}\n${speed}boards:\n${boards.join("\n")}\n`);
+    const reg = await call<{ token: string }>(stack.api.url, "POST", "/api/v1/registration-tokens", {});
+    const registered = await execa(
+      process.execPath,
+      [
+        "runners/agent/bin/hil-runner.js",
+        "register",
+        "--url",
+        stack.api.url,
+        "--token",
+        reg.body.token,
+        "--config",
+        join(labDir, "lab.yaml"),
+      ],
+      { cwd: repoRoot, reject: false, timeout: 60_000 },
+    );
+    if (registered.exitCode !== 0) throw new Error(`register failed: ${registered.stderr}`);
+    const runner = spawnTs("runners/agent/src/cli.ts", ["start", "--config", join(labDir, "lab.yaml")], {
+      LOG_LEVEL: "info",
+      HIL_RUNNER_LEASE_WAIT_MS: "2000",
+    });
+    runners.push(runner);
+    return runner;
+  };
 
   const stack: Stack = {
     api,
-    runner,
+    runner: undefined as unknown as ManagedProcess,
     workDir,
     firmware,
+    addRunner,
     restartApi: async () => {
-      await api.stop();
-      api = await startApi(env);
-      stack.api = api;
+      await stack.api.stop();
+      stack.api = await startApi(env);
     },
     close: async () => {
-      await runner.stop();
+      for (const r of runners) await r.stop();
       await stack.api.stop();
       await db.drop();
     },
   };
+  stack.runner = await addRunner("e2e-lab");
   return stack;
 }
 

@@ -1,0 +1,97 @@
+/**
+ * Cancellation and runner loss with the real processes: the API, real `hil-runner`s driving emulated labs throttled
+ * to a few times real time (so a test is still running when we act on it), Postgres and Redis.
+ */
+import type { ResultItem, Run } from "@tock-hil/protocol";
+import { afterEach, describe, expect, it } from "vitest";
+import { call, startStack, waitForRun } from "./helpers/processes.ts";
+import type { ManagedProcess, Stack } from "./helpers/processes.ts";
+
+let stack: Stack | undefined;
+afterEach(async () => {
+  await stack?.close();
+  stack = undefined;
+});
+
+const getRun = async (s: Stack, id: string) => (await call<Run>(s.api.url, "GET", `/api/v1/runs/${id}`)).body;
+const results = async (s: Stack, id: string) =>
+  (await call<{ results: ResultItem[] }>(s.api.url, "GET", `/api/v1/runs/${id}/results`)).body.results;
+
+/** Timestamps (epoch ms) of the runner's log lines with this message. */
+function logTimes(runner: ManagedProcess, msg: string): { time: number; line: Record<string, unknown> }[] {
+  return runner
+    .output()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.msg === msg)
+    .map((line) => ({ time: line.time as number, line }));
+}
+
+describe("cancellation", () => {
+  it("stops the runner within 2 seconds, frees the boards and ends the run cancelled with unfinished tests not_run", async () => {
+    stack = await startStack({ emulationSpeed: 5 });
+    const s = stack;
+    const run = (await call<Run>(s.api.url, "POST", "/api/v1/runs", { suites: ["ieee802154"] })).body;
+    // radio_tx (10 virtual s = 2 s here) finishes first; cancel while radio_rx (61 virtual s = 12 s) is running.
+    await expect
+      .poll(async () => (await results(s, run.id)).some((r) => r.test === "radio_tx"), { timeout: 30_000, interval: 100 })
+      .toBe(true);
+    const cancelledAt = Date.now();
+    const res = await call<Run>(s.api.url, "POST", `/api/v1/runs/${run.id}/cancel`);
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe("cancelled");
+
+    await expect.poll(() => logTimes(s.runner, "attempt done").length, { timeout: 10_000, interval: 50 }).toBe(1);
+    const done = logTimes(s.runner, "attempt done")[0]!;
+    expect(done.line.status).toBe("cancelled");
+    expect(done.time - cancelledAt).toBeLessThan(2000);
+
+    const items = await results(s, run.id);
+    expect(items.find((r) => r.test === "radio_tx")?.status).toBe("pass");
+    const rest = items.filter((r) => r.test !== "radio_tx");
+    expect(rest.length).toBeGreaterThan(0);
+    for (const r of rest) {
+      expect(r.status).toBe("not_run");
+      expect(r.message).toMatch(/attempt cancelled: cancelled by api token/);
+    }
+    const boards = (await call<{ boards: { state: string }[] }>(s.api.url, "GET", "/api/v1/boards")).body.boards;
+    expect(boards.every((b) => b.state === "idle")).toBe(true);
+  });
+});
+
+describe("runner loss", () => {
+  it("retries on another runner after a SIGKILL mid-job, keeps exactly one final result per test, and doubts the lost boards", async () => {
+    stack = await startStack({
+      emulationSpeed: 5,
+      apiEnv: { HIL_RUNNER_TIMEOUT_MS: "2000", HIL_MAX_ATTEMPTS: "2", HIL_HEARTBEAT_INTERVAL_MS: "300" },
+    });
+    const s = stack;
+    const run = (await call<Run>(s.api.url, "POST", "/api/v1/runs", { suites: ["ieee802154"], seed: 3 })).body;
+    await expect.poll(async () => (await getRun(s, run.id)).jobs[0]?.attempts.length ?? 0, { timeout: 30_000, interval: 100 }).toBe(1);
+    const first = (await getRun(s, run.id)).jobs[0]!.attempts[0]!;
+    expect(first.runner).toBe("e2e-lab");
+    await new Promise((r) => setTimeout(r, 1000)); // let it get into the tests
+    s.runner.child.kill("SIGKILL");
+    // Another lab comes to the rescue (unthrottled): it must get the retry once the API notices the loss.
+    await s.addRunner("e2e-lab-2", { emulationSpeed: 100_000 });
+
+    const final = await waitForRun<Run>(s.api.url, run.id, 90_000);
+    expect(final.status).toBe("passed");
+    const attempts = final.jobs[0]!.attempts;
+    expect(attempts.map((a) => [a.status, a.endReason])).toEqual([
+      ["error", "runner_lost"],
+      ["completed", "completed"],
+    ]);
+    expect(attempts[1]!.runner).toBe("e2e-lab-2");
+    const items = await results(s, run.id);
+    expect(new Set(items.map((r) => r.test)).size).toBe(items.length); // one final result per test
+    expect(items.every((r) => r.attempt === 2 && r.status === "pass")).toBe(true);
+    const boards = (await call<{ boards: { name: string; runner: string; health: string }[] }>(s.api.url, "GET", "/api/v1/boards")).body
+      .boards;
+    const lostBoards = new Set(Object.values(first.boards));
+    const lost = boards.filter((b) => b.runner === "e2e-lab" && lostBoards.has(b.name));
+    expect(lost.length).toBe(lostBoards.size);
+    expect(lost.every((b) => b.health === "unknown")).toBe(true);
+  });
+});
