@@ -19,6 +19,7 @@ import { insertJob } from "../apps/api/test/helpers/jobs.ts";
 import { ADMIN, startApiOnly } from "../apps/api/test/helpers/processes.ts";
 import { adminQuery, databaseUrl, TEMPLATE_DB, TEST_REDIS_URL, uniquePrefix } from "../apps/api/test/helpers/services.ts";
 import { applyMigrations } from "../apps/api/src/db/migrate.ts";
+import { benchEmulatedNightly } from "./emulated-nightly.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const say = (line: string) => process.stdout.write(`[bench] ${line}\n`);
@@ -41,11 +42,14 @@ async function rttBaseline(api: Api): Promise<number[]> {
 }
 
 async function idleGap(api: Api): Promise<number[]> {
-  const runner = await FakeRunner.create(api.api.url, ADMIN, "gap", Array.from({ length: 4 }, (_, i) => ({ name: `g${i}`, type: "gap" })));
+  // Four runners with one board each, each leasing as the real runner does (one job at a time).
+  const runners = await Promise.all(
+    [0, 1, 2, 3].map((i) => FakeRunner.create(api.api.url, ADMIN, `gap-${i}`, [{ name: "g", type: "gap" }])),
+  );
   for (let i = 0; i < 400; i++) await insertJob(api.prisma, { boards: 1, boardType: "gap" });
   const gaps: number[] = [];
   await Promise.all(
-    [0, 1, 2, 3].map(async () => {
+    runners.map(async (runner) => {
       let freedAt: number | undefined;
       for (;;) {
         const lease = await runner.lease(200);
@@ -61,7 +65,9 @@ async function idleGap(api: Api): Promise<number[]> {
 }
 
 async function throughput(api: Api, jobs: number): Promise<number> {
-  const runners = await Promise.all(Array.from({ length: 50 }, (_, i) => FakeRunner.create(api.api.url, ADMIN, `tp-${i}`, [{ name: "b", type: "tp" }])));
+  const runners = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => FakeRunner.create(api.api.url, ADMIN, `tp-${i}`, [{ name: "b", type: "tp" }])),
+  );
   for (let i = 0; i < jobs; i++) await insertJob(api.prisma, { boards: 1, boardType: "tp", tests: ["noop"] });
   const t0 = performance.now();
   let done = 0;
@@ -96,7 +102,9 @@ async function rawBullmq(jobs: number): Promise<number> {
   );
   const t0 = performance.now();
   for (let i = 0; i < jobs; i += 500) {
-    await queue.addBulk(Array.from({ length: Math.min(500, jobs - i) }, (_, k) => ({ name: "noop", data: { i: i + k }, opts: { removeOnComplete: true } })));
+    await queue.addBulk(
+      Array.from({ length: Math.min(500, jobs - i) }, (_, k) => ({ name: "noop", data: { i: i + k }, opts: { removeOnComplete: true } })),
+    );
   }
   await finished;
   const rate = jobs / ((performance.now() - t0) / 1000);
@@ -110,13 +118,22 @@ async function rawBullmq(jobs: number): Promise<number> {
 
 async function makespan(api: Api): Promise<{ makespan: number; bound: number }> {
   // Two runners of 4 boards; a saturated mix of 1-, 2- and 4-board jobs with known durations.
-  const runners = await Promise.all([0, 1].map((r) => FakeRunner.create(api.api.url, ADMIN, `mk-${r}`, Array.from({ length: 4 }, (_, i) => ({ name: `m${i}`, type: "mk" })))));
+  const runners = await Promise.all(
+    [0, 1].map((r) =>
+      FakeRunner.create(
+        api.api.url,
+        ADMIN,
+        `mk-${r}`,
+        Array.from({ length: 4 }, (_, i) => ({ name: `m${i}`, type: "mk" })),
+      ),
+    ),
+  );
   const sizes = [1, 2, 4];
   const durations = new Map<string, number>();
   let boardTime = 0;
   let longest = 0;
   let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let i = 0; i < 90; i++) {
     const size = sizes[i % 3]!;
     const duration = 40 + Math.floor(rand() * 80);
@@ -177,6 +194,12 @@ async function main() {
   await api.close();
   say(`makespan ${ms(mk.makespan)}, lower bound ${ms(mk.bound)}, ratio ${(mk.makespan / mk.bound).toFixed(3)}`);
 
+  say("4/4 emulated radio nightly");
+  const nightly = await benchEmulatedNightly({ seed: 1 });
+  say(
+    `${(nightly.virtualMs / 1000).toFixed(0)} s of virtual radio time in ${ms(nightly.wallMs)} (x${nightly.speedup.toFixed(0)}); failed: ${nightly.failed.length}`,
+  );
+
   lines.push(
     "# Benchmark results",
     "",
@@ -188,9 +211,10 @@ async function main() {
     `| board idle gap p99 | ${ms(gap99)} | Treadmill matches every 10 s | ${(10_000 / gap99).toFixed(0)}x shorter than Treadmill's interval | p99 < 50 ms |`,
     `| throughput (50 runners, zero-length suites) | ${rate.toFixed(0)} jobs/s | raw BullMQ add->process ${raw.toFixed(0)} jobs/s | ${(rate / raw).toFixed(3)} of raw BullMQ | >= 1,000 jobs/s |`,
     `| makespan, mixed 1/2/4-board jobs | ${ms(mk.makespan)} | lower bound ${ms(mk.bound)} | ${(mk.makespan / mk.bound).toFixed(3)} | <= 1.05 |`,
+    `| emulated radio nightly (ieee802154 + openthread, 4 boards) | ${ms(nightly.wallMs)} wall | ${(nightly.virtualMs / 1000).toFixed(0)} s on hardware (virtual time) | ${nightly.speedup.toFixed(0)}x faster than real time | a few seconds |`,
     "",
-    "Idle gap: time from a runner's `finish` returning to its next `lease` returning, while jobs are queued (4 boards,",
-    "400 one-board jobs). Throughput: every job is one lease, one result submission and one finish, each a",
+    "Idle gap: time from a runner's `finish` returning to its next `lease` returning, while jobs are queued (4 runners",
+    "of one board, 400 one-board jobs, all four competing for the same API process and Postgres on 2 cores). Throughput: every job is one lease, one result submission and one finish, each a",
     "Postgres transaction. Makespan: 90 jobs (1, 2 and 4 boards, 40-120 ms each) on two runners of 4 boards; the",
     "lower bound is max(total board-time / boards, longest job).",
     "",

@@ -8,11 +8,10 @@
  * running jobs first), then age.
  */
 import type { BoardHealth, Faults, HealthCheck, Lease } from "@tock-hil/protocol";
-import type { Prisma, PrismaClient } from "../db.ts";
+import type { PrismaClient } from "../db.ts";
 import { planPlacement } from "./matching.ts";
-import type { QueuedJobForPlan, RunnerBoardState } from "./matching.ts";
+import type { RunnerBoardState } from "./matching.ts";
 import type { PlannedRole } from "./runs.ts";
-import { rollUpRun } from "./runs.ts";
 
 /** Advisory lock key space for per-runner allocation locks. */
 const RUNNER_LOCK_SPACE = 0x48494c;
@@ -27,16 +26,32 @@ export type LeaseSettings = {
 
 export type LeaseDecision = { lease: Lease | null; healthCheck: HealthCheck | null };
 
+type BoardRow = { id: string; name: string; type: string; tags: string[]; group: string | null; health: string; busy: boolean };
+type CandidateRow = {
+  id: string;
+  runId: string;
+  suite: string;
+  tests: string[];
+  roles: PlannedRole[];
+  sameGroup: boolean;
+  faults: Faults | null;
+  timeoutMs: number;
+  reruns: number;
+  seed: bigint;
+  attempts: number;
+  avoid: string[] | null;
+};
+
+/**
+ * Plans outside any lock (reads only), then commits the plan in a short transaction under the runner's lock that
+ * re-checks what the plan assumed: the boards still free, the job still queued. If anything moved, it plans again.
+ * Keeping the locked section to a handful of statements is what keeps a freed board's next job milliseconds away.
+ */
 export async function lease(db: PrismaClient, runnerId: string, settings: LeaseSettings): Promise<LeaseDecision> {
-  // Asking for work is a sign of life, like a heartbeat (outside the transaction: it needs no lock).
+  // Asking for work is a sign of life, like a heartbeat.
   await db.runner.update({ where: { id: runnerId }, data: { lastSeenAt: new Date() } });
-  return db.$transaction(async (tx) => {
-    // One allocator at a time per runner: its boards cannot be double-booked by concurrent lease requests. Runners
-    // do not wait for each other; two runners wanting the same job are settled by the conditional claim below.
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${RUNNER_LOCK_SPACE}, hashtext(${runnerId}))`;
-    const boards = await tx.$queryRaw<
-      { id: string; name: string; type: string; tags: string[]; group: string | null; health: string; busy: boolean }[]
-    >`
+  for (let round = 0; round < 3; round++) {
+    const boards = await db.$queryRaw<BoardRow[]>`
       SELECT b.id, b.name, b.type, b.tags, b."group", b.health::text AS health,
              EXISTS (SELECT 1 FROM "AttemptBoard" ab JOIN "Attempt" a ON a.id = ab."attemptId"
                      WHERE ab."boardId" = b.id AND a.status = 'running') AS busy
@@ -45,30 +60,8 @@ export async function lease(db: PrismaClient, runnerId: string, settings: LeaseS
       ORDER BY b.name`;
 
     // Health checks come first: a board of unknown health must prove itself before it takes a job.
-    for (const board of boards.filter((b) => b.health === "unknown" && !b.busy)) {
-      const kernel =
-        (await tx.artifact.findFirst({ where: { kind: "kernel", name: board.type }, orderBy: { createdAt: "desc" } })) ??
-        (await tx.artifact.findFirst({ where: { kind: "kernel", boardType: board.type }, orderBy: { createdAt: "desc" } }));
-      if (!kernel) {
-        await tx.board.update({
-          where: { id: board.id },
-          data: { healthMessage: `no kernel image for ${board.type} has been uploaded, so the health check cannot run` },
-        });
-        continue;
-      }
-      await tx.board.update({
-        where: { id: board.id },
-        data: { healthMessage: `health check started with ${kernel.name} (${kernel.sha256.slice(0, 12)})` },
-      });
-      return {
-        lease: null,
-        healthCheck: {
-          board: board.name,
-          firmware: [{ name: kernel.name, kind: kernel.kind, sha256: kernel.sha256, size: kernel.size, flash: true }],
-          bootTimeoutMs: settings.steps.bootMs,
-        },
-      };
-    }
+    const check = await healthCheckFor(db, boards, settings);
+    if (check) return { lease: null, healthCheck: check };
 
     const states: RunnerBoardState[] = boards
       .filter((b) => b.health === "good")
@@ -76,12 +69,17 @@ export async function lease(db: PrismaClient, runnerId: string, settings: LeaseS
     if (!states.some((b) => b.free)) return { lease: null, healthCheck: null };
     const types = [...new Set(states.map((b) => b.type))];
 
-    // Only jobs whose every role is of a board type this runner has can ever run here.
-    const order = await tx.$queryRaw<{ id: string }[]>`
+    // Queued jobs in scheduling order, only those whose every role is of a board type this runner has, with what
+    // placement needs (and the boards of failed attempts, which a retry avoids) in one round trip.
+    const candidates = await db.$queryRaw<CandidateRow[]>`
       WITH running AS (
         SELECT "projectId", count(*)::int AS n FROM "Job" WHERE status = 'running' GROUP BY "projectId"
       )
-      SELECT j.id FROM "Job" j
+      SELECT j.id, j."runId", j.suite, j.tests, j.roles, j."sameGroup", j.faults, j."timeoutMs", j.reruns, r.seed,
+             (SELECT count(*)::int FROM "Attempt" a WHERE a."jobId" = j.id) AS attempts,
+             (SELECT array_agg(ab."boardId"::text) FROM "Attempt" a JOIN "AttemptBoard" ab ON ab."attemptId" = a.id
+               WHERE a."jobId" = j.id AND a.status = 'error') AS avoid
+      FROM "Job" j
       JOIN "Run" r ON r.id = j."runId"
       LEFT JOIN running ON running."projectId" IS NOT DISTINCT FROM j."projectId"
       WHERE j.status = 'queued' AND r.status IN ('queued', 'running')
@@ -89,86 +87,91 @@ export async function lease(db: PrismaClient, runnerId: string, settings: LeaseS
       ORDER BY j.priority + floor(extract(epoch FROM (now() - j."createdAt")) / 60 * ${settings.agingPerMinute}) DESC,
                coalesce(running.n, 0) ASC, j."createdAt" ASC, j.id ASC
       LIMIT ${SCAN_LIMIT}`;
+    const placement = planPlacement(
+      candidates.map((c) => ({ id: c.id, roles: c.roles, sameGroup: c.sameGroup, avoidBoards: new Set(c.avoid ?? []) })),
+      states,
+    );
+    if (!placement) return { lease: null, healthCheck: null };
+    const job = candidates.find((c) => c.id === placement.jobId)!;
+    const boardIds = job.roles.map((r) => placement.boards.get(r.role)!.id);
 
-    // Load candidates a batch at a time: the head of the queue usually fits, so most leases read a few rows.
-    const candidates: QueuedJobForPlan[] = [];
-    const loaded = new Map<string, Awaited<ReturnType<typeof loadJobs>>[number]>();
-    for (let from = 0; from < order.length; from += BATCH) {
-      for (const job of await loadJobs(
-        tx,
-        order.slice(from, from + BATCH).map((o) => o.id),
-      ))
-        loaded.set(job.id, job);
-      candidates.length = 0;
-      for (const { id } of order.slice(0, from + BATCH)) {
-        const job = loaded.get(id);
-        if (!job) continue;
-        const avoid = new Set(job.attempts.flatMap((a) => a.boards.map((b) => b.boardId)));
-        candidates.push({ id, roles: job.roles as unknown as PlannedRole[], sameGroup: job.sameGroup, avoidBoards: avoid });
-      }
-      const placement = planPlacement(candidates, states);
-      if (!placement) continue;
-
-      const job = loaded.get(placement.jobId)!;
-      // Lock the run before touching the job (the order every writer uses), then claim the job only if it is still
-      // queued: another runner, a cancel or a queue timeout may have got there first; then this runner asks again.
+    const attempt = await db.$transaction(async (tx) => {
+      // One committer at a time per runner, so its boards cannot be double-booked by concurrent leases; runners do
+      // not wait for each other (two runners wanting one job are settled by the conditional claim).
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${RUNNER_LOCK_SPACE}, hashtext(${runnerId}))`;
+      const busy = await tx.$queryRaw<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM "AttemptBoard" ab JOIN "Attempt" a ON a.id = ab."attemptId"
+        WHERE ab."boardId" = ANY(${boardIds}::uuid[]) AND a.status = 'running'`;
+      if ((busy[0]?.n ?? 0) > 0) return undefined;
+      // The run before the job: the lock order every writer uses.
       await tx.$queryRaw`SELECT id FROM "Run" WHERE id = ${job.runId}::uuid FOR UPDATE`;
-      const claimed = await tx.job.updateMany({
-        where: { id: job.id, status: "queued" },
-        data: { status: "running", startedAt: job.startedAt ?? new Date() },
-      });
-      if (claimed.count === 0) return { lease: null, healthCheck: null };
-      const roles = job.roles as unknown as PlannedRole[];
-      const attempt = await tx.attempt.create({
+      const claimed = await tx.$executeRaw`
+        UPDATE "Job" SET status = 'running', "startedAt" = coalesce("startedAt", now()) WHERE id = ${job.id}::uuid AND status = 'queued'`;
+      if (claimed === 0) return undefined;
+      const created = await tx.attempt.create({
         data: {
           jobId: job.id,
-          number: job._count.attempts + 1,
+          number: job.attempts + 1,
           runnerId,
-          boards: { create: roles.map((r) => ({ role: r.role, boardId: placement.boards.get(r.role)!.id })) },
+          boards: { create: job.roles.map((r) => ({ role: r.role, boardId: placement.boards.get(r.role)!.id })) },
         },
+        select: { id: true, number: true },
       });
-      await rollUpRun(tx, job.runId);
-      return {
-        healthCheck: null,
-        lease: {
-          attemptId: attempt.id,
-          attemptNumber: attempt.number,
-          jobId: job.id,
-          runId: job.runId,
-          suite: job.suite,
-          tests: job.tests,
-          roles: roles.map((r) => ({
-            role: r.role,
-            board: placement.boards.get(r.role)!.name,
-            firmware: r.firmware,
-            bootCheck: r.bootCheck !== false,
-          })),
-          seed: Number(job.run.seed),
-          faults: job.faults as Faults | null,
-          timeoutMs: job.timeoutMs,
-          reruns: job.reruns,
-          steps: settings.steps,
-        },
-      };
-    }
-    return { lease: null, healthCheck: null };
-    // Under load many runners lease at once; wait for a pool connection rather than failing the lease.
-  }, TX_OPTIONS);
+      await tx.$executeRaw`UPDATE "Run" SET status = 'running', "startedAt" = now() WHERE id = ${job.runId}::uuid AND status = 'queued'`;
+      return created;
+    }, TX_OPTIONS);
+    if (!attempt) continue; // something moved under the plan: plan again
+    return {
+      healthCheck: null,
+      lease: {
+        attemptId: attempt.id,
+        attemptNumber: attempt.number,
+        jobId: job.id,
+        runId: job.runId,
+        suite: job.suite,
+        tests: job.tests,
+        roles: job.roles.map((r) => ({
+          role: r.role,
+          board: placement.boards.get(r.role)!.name,
+          firmware: r.firmware,
+          bootCheck: r.bootCheck !== false,
+        })),
+        seed: Number(job.seed),
+        faults: job.faults,
+        timeoutMs: job.timeoutMs,
+        reruns: job.reruns,
+        steps: settings.steps,
+      },
+    };
+  }
+  return { lease: null, healthCheck: null };
 }
 
-const BATCH = 25;
 const TX_OPTIONS = { maxWait: 10_000, timeout: 15_000 };
 
-/** Queued jobs with what placement needs: roles, and the boards of attempts that failed (a retry avoids them). */
-function loadJobs(tx: Prisma.TransactionClient, ids: string[]) {
-  return tx.job.findMany({
-    where: { id: { in: ids } },
-    include: {
-      run: { select: { seed: true } },
-      attempts: { where: { status: "error" }, select: { boards: { select: { boardId: true } } } },
-      _count: { select: { attempts: true } },
-    },
-  });
+async function healthCheckFor(db: PrismaClient, boards: BoardRow[], settings: LeaseSettings): Promise<HealthCheck | undefined> {
+  for (const board of boards.filter((b) => b.health === "unknown" && !b.busy)) {
+    const kernel =
+      (await db.artifact.findFirst({ where: { kind: "kernel", name: board.type }, orderBy: { createdAt: "desc" } })) ??
+      (await db.artifact.findFirst({ where: { kind: "kernel", boardType: board.type }, orderBy: { createdAt: "desc" } }));
+    if (!kernel) {
+      await db.board.update({
+        where: { id: board.id },
+        data: { healthMessage: `no kernel image for ${board.type} has been uploaded, so the health check cannot run` },
+      });
+      continue;
+    }
+    await db.board.update({
+      where: { id: board.id },
+      data: { healthMessage: `health check started with ${kernel.name} (${kernel.sha256.slice(0, 12)})` },
+    });
+    return {
+      board: board.name,
+      firmware: [{ name: kernel.name, kind: kernel.kind, sha256: kernel.sha256, size: kernel.size, flash: true }],
+      bootTimeoutMs: settings.steps.bootMs,
+    };
+  }
+  return undefined;
 }
 
 /**
