@@ -65,10 +65,13 @@ export const Env = z.object({
   HIL_PRIORITY_NIGHTLY: z.coerce.number().int().min(0).max(1000).default(100),
   // Per-step bounds the runner enforces (ms): fetching firmware, flashing one board, first output after reset,
   // and one test case (a test's own bound in its suite manifest wins).
-  HIL_STEP_FETCH_MS: z.coerce.number().int().min(100).default(120_000),
-  HIL_STEP_FLASH_MS: z.coerce.number().int().min(100).default(120_000),
-  HIL_STEP_BOOT_MS: z.coerce.number().int().min(100).default(10_000),
-  HIL_STEP_TEST_MS: z.coerce.number().int().min(100).default(300_000),
+  HIL_STEP_FETCH_MS: z.coerce.number().int().min(1).default(120_000),
+  HIL_STEP_FLASH_MS: z.coerce.number().int().min(1).default(120_000),
+  HIL_STEP_BOOT_MS: z.coerce.number().int().min(1).default(10_000),
+  HIL_STEP_TEST_MS: z.coerce.number().int().min(1).default(300_000),
+  // How often a live log tail (SSE) looks for new serial chunks, in ms. Chunks are polled from Postgres so a tail
+  // works on any API process; lower is snappier, higher is cheaper with many open dashboards (issue 6).
+  HIL_LOG_TAIL_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(500),
   // pino level. Logs are JSON; pretty-printed only when stdout is a terminal.
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 

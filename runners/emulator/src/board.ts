@@ -30,13 +30,15 @@ export type TargetedFault = { target: string; afterMs: number };
 
 /** The session faults a board applies itself (the medium applies the radio ones). */
 export type BoardFaults = {
+  /** Boards that stay silent after every reset (a kernel that faults before its banner, a dead UART). */
+  bootHang: string[];
   boardHang: TargetedFault[];
   kernelPanic: TargetedFault[];
   routerAbsent: boolean;
   wrongNetworkKey: boolean;
 };
 
-export const NO_BOARD_FAULTS: BoardFaults = { boardHang: [], kernelPanic: [], routerAbsent: false, wrongNetworkKey: false };
+export const NO_BOARD_FAULTS: BoardFaults = { bootHang: [], boardHang: [], kernelPanic: [], routerAbsent: false, wrongNetworkKey: false };
 
 /** The chip's factory EUI-64 (FICR), stable per board name. */
 export function eui64For(boardName: string): Uint8Array {
@@ -190,6 +192,8 @@ export class EmulatedBoard implements Board {
     this.#stop();
     // An erased or never-flashed board has nothing to run: it stays silent, like a hung board.
     if (!this.#flash) return;
+    // The bootHang fault: the board resets but never gets as far as printing anything.
+    if (this.#faults.bootHang.some((t) => this.#targets(t))) return;
     const flash = this.#flash;
     const onReset = (): void => void this.reset();
     if (flash.kernel.flavour === "ot-cli-ftd") {

@@ -59,6 +59,7 @@ export function resolveFaults(faults: Faults | undefined, sessionStartUs: number
     if (!(t.afterMs >= 0) || t.target.length === 0) throw new RangeError(`board fault needs a target and afterMs >= 0`);
   }
   const boards: BoardFaults = {
+    bootHang: f.bootHang ?? [],
     boardHang: f.boardHang ?? [],
     kernelPanic: f.kernelPanic ?? [],
     routerAbsent: f.routerAbsent ?? false,

@@ -101,6 +101,10 @@ export const Faults = z
       )
       .optional()
       .describe("Continuous interference on a channel: CCA always busy (EBUSY after 4 attempts), frames on it are destroyed"),
+    bootHang: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Targets ("all", a board name, or an app/image name) that print nothing after any reset: the runner ends the attempt as boot_timeout'),
     boardHang: z
       .array(
         z

@@ -1,0 +1,49 @@
+/**
+ * The runner's per-step bounds, end to end with the real API and `hil-runner`: each ends with its precise status and
+ * reason (flash timeouts are covered with real flash-tool processes in the runner's own tests).
+ */
+import type { ResultItem, Run } from "@tock-hil/protocol";
+import { afterEach, describe, expect, it } from "vitest";
+import { call, startStack, waitForRun } from "./helpers/processes.ts";
+import type { Stack } from "./helpers/processes.ts";
+
+let stack: Stack | undefined;
+afterEach(async () => {
+  await stack?.close();
+  stack = undefined;
+});
+
+async function runOnce(s: Stack, body: Record<string, unknown> = {}) {
+  const run = (await call<Run>(s.api.url, "POST", "/api/v1/runs", { suites: ["ieee802154"], ...body })).body;
+  const final = await waitForRun<Run>(s.api.url, run.id, 60_000);
+  const results = (await call<{ results: ResultItem[] }>(s.api.url, "GET", `/api/v1/runs/${run.id}/results`)).body.results;
+  return { final, results, attempt: final.jobs[0]!.attempts[0]! };
+}
+
+describe("step timeouts", () => {
+  it("ends a board that never prints after reset as boot_timeout (infra), never as a test failure", async () => {
+    stack = await startStack();
+    const { final, attempt, results } = await runOnce(stack, { faults: { bootHang: ["radio_rx"] } });
+    expect(final.status).toBe("error");
+    expect(attempt).toMatchObject({ status: "error", endReason: "boot_timeout" });
+    expect(attempt.message).toMatch(/role rx\) printed nothing within \d+ ms of reset/);
+    expect(results.every((r) => r.status === "error")).toBe(true);
+  });
+
+  it("marks a test that outlives its wall-time bound as error (timed out) and goes on with the next test", async () => {
+    stack = await startStack({ emulationSpeed: 5, apiEnv: { HIL_STEP_TEST_MS: "400" } });
+    const { final, attempt, results } = await runOnce(stack);
+    expect(attempt).toMatchObject({ status: "completed" });
+    expect(final.status).toBe("error");
+    const tx = results.find((r) => r.test === "radio_tx")!;
+    expect(tx).toMatchObject({ status: "error", message: "test timed out after 400 ms (wall time)" });
+    expect(results.length).toBeGreaterThan(1); // the later tests still ran (and timed out too)
+  });
+
+  it("ends the attempt as fetch_timeout when the firmware cannot be fetched in time", async () => {
+    stack = await startStack({ apiEnv: { HIL_STEP_FETCH_MS: "1" } });
+    const { attempt } = await runOnce(stack);
+    expect(attempt).toMatchObject({ status: "error", endReason: "fetch_timeout" });
+    expect(attempt.message).toMatch(/fetching firmware took longer than 1 ms/);
+  });
+});
