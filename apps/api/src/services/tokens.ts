@@ -52,7 +52,19 @@ export async function createRegistrationToken(db: Db, options: { note?: string |
 
 export type RunnerPrincipal = { kind: "runner"; runnerId: string; name: string };
 
+// Runners call the API several times a second; their token lookups are cached briefly (runner tokens are never
+// edited, only created, so a cache entry can only be stale for a runner that was deleted in the last few seconds).
+const RUNNER_CACHE_MS = 10_000;
+const runnerCache = new Map<string, { principal: RunnerPrincipal; until: number }>();
+
 export async function findRunnerByToken(db: Db, token: string): Promise<RunnerPrincipal | undefined> {
-  const row = await db.runner.findUnique({ where: { tokenHash: hashToken(token) }, select: { id: true, name: true } });
-  return row ? { kind: "runner", runnerId: row.id, name: row.name } : undefined;
+  const hash = hashToken(token);
+  const hit = runnerCache.get(hash);
+  if (hit && hit.until > Date.now()) return hit.principal;
+  const row = await db.runner.findUnique({ where: { tokenHash: hash }, select: { id: true, name: true } });
+  if (!row) return undefined;
+  const principal: RunnerPrincipal = { kind: "runner", runnerId: row.id, name: row.name };
+  if (runnerCache.size > 10_000) runnerCache.clear();
+  runnerCache.set(hash, { principal, until: Date.now() + RUNNER_CACHE_MS });
+  return principal;
 }

@@ -7,7 +7,8 @@ import pg from "pg";
 
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
-export const TEMPLATE_DB = "tock_hil_test_template";
+// Separate names keep the benchmark and a test run on one machine from dropping each other's template.
+export const TEMPLATE_DB = process.env.TEST_TEMPLATE_DB ?? "tock_hil_test_template";
 
 export function databaseUrl(name: string): string {
   const url = new URL(ADMIN_DATABASE_URL);
