@@ -285,22 +285,25 @@ export async function endAttempt(db: Db, attemptId: string, input: EndAttemptInp
  * doubt sends them to `unknown` (health check before the next job), or `bad` after `badAfter` in a row.
  */
 async function updateBoardHealth(db: Db, attemptId: string, input: EndAttemptInput) {
+  if (input.status === "completed") {
+    // The common case, in one statement: it runs on every finished attempt.
+    await db.$executeRaw`UPDATE "Board" SET "infraErrors" = 0
+      WHERE id IN (SELECT "boardId" FROM "AttemptBoard" WHERE "attemptId" = ${attemptId}::uuid) AND "infraErrors" > 0`;
+    return;
+  }
+  if (input.status !== "error" || !BOARD_SUSPECT_REASONS.has(input.reason)) return;
   const boards = await db.attemptBoard.findMany({ where: { attemptId }, select: { board: true } });
   for (const { board } of boards) {
     if (board.health !== "good" && board.health !== "unknown") continue;
-    if (input.status === "completed") {
-      if (board.infraErrors > 0) await db.board.update({ where: { id: board.id }, data: { infraErrors: 0 } });
-    } else if (input.status === "error" && BOARD_SUSPECT_REASONS.has(input.reason)) {
-      const infraErrors = board.infraErrors + 1;
-      await db.board.update({
-        where: { id: board.id },
-        data: {
-          infraErrors,
-          health: infraErrors >= (input.boardBadAfter ?? 3) ? "bad" : "unknown",
-          healthMessage: `after ${input.reason}${input.message ? `: ${input.message}` : ""}`,
-        },
-      });
-    }
+    const infraErrors = board.infraErrors + 1;
+    await db.board.update({
+      where: { id: board.id },
+      data: {
+        infraErrors,
+        health: infraErrors >= (input.boardBadAfter ?? 3) ? "bad" : "unknown",
+        healthMessage: `after ${input.reason}${input.message ? `: ${input.message}` : ""}`,
+      },
+    });
   }
 }
 
