@@ -17,7 +17,7 @@ import { Redis } from "ioredis";
 import { FakeRunner } from "../apps/api/test/helpers/fake-runner.ts";
 import { insertJob } from "../apps/api/test/helpers/jobs.ts";
 import { ADMIN, startApiOnly } from "../apps/api/test/helpers/processes.ts";
-import { adminQuery, databaseUrl, TEMPLATE_DB, TEST_REDIS_URL, uniquePrefix } from "../apps/api/test/helpers/services.ts";
+import { adminQuery, databaseUrl, templateDb, TEST_REDIS_URL, uniquePrefix } from "../apps/api/test/helpers/services.ts";
 import { applyMigrations } from "../apps/api/src/db/migrate.ts";
 import { benchEmulatedNightly } from "./emulated-nightly.ts";
 
@@ -163,9 +163,9 @@ async function makespan(api: Api): Promise<{ makespan: number; bound: number }> 
 
 async function main() {
   say("preparing the database template");
-  await adminQuery(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
-  await adminQuery(`CREATE DATABASE ${TEMPLATE_DB}`);
-  await applyMigrations(databaseUrl(TEMPLATE_DB));
+  await adminQuery(`DROP DATABASE IF EXISTS ${templateDb()} WITH (FORCE)`);
+  await adminQuery(`CREATE DATABASE ${templateDb()}`);
+  await applyMigrations(databaseUrl(templateDb()));
   const lines: string[] = [];
   const started = new Date().toISOString();
 
@@ -223,7 +223,7 @@ async function main() {
   );
   await writeFile(join(import.meta.dirname, "results.md"), lines.join("\n"));
   say("wrote bench/results.md");
-  await adminQuery(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
+  await adminQuery(`DROP DATABASE IF EXISTS ${templateDb()} WITH (FORCE)`);
   process.exit(0);
 }
 

@@ -7,8 +7,8 @@ import pg from "pg";
 
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
-// Separate names keep the benchmark and a test run on one machine from dropping each other's template.
-export const TEMPLATE_DB = process.env.TEST_TEMPLATE_DB ?? "tock_hil_test_template";
+/** The migrated template database of this test session (set by global-setup.ts) or of the benchmark. */
+export const templateDb = (): string => process.env.TEST_TEMPLATE_DB ?? "tock_hil_test_template";
 
 export function databaseUrl(name: string): string {
   const url = new URL(ADMIN_DATABASE_URL);
@@ -29,7 +29,7 @@ export async function adminQuery(sql: string): Promise<void> {
 /** A fresh database cloned from the migrated template; drop it with the returned function. */
 export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `tock_hil_t_${randomBytes(6).toString("hex")}`;
-  await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DB}`);
+  await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${templateDb()}`);
   return {
     url: databaseUrl(name),
     drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
