@@ -20,6 +20,7 @@ import { ADMIN, startApiOnly } from "../apps/api/test/helpers/processes.ts";
 import { adminQuery, databaseUrl, templateDb, TEST_REDIS_URL, uniquePrefix } from "../apps/api/test/helpers/services.ts";
 import { applyMigrations } from "../apps/api/src/db/migrate.ts";
 import { benchEmulatedNightly } from "./emulated-nightly.ts";
+import { benchMatrix } from "./matrix.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const say = (line: string) => process.stdout.write(`[bench] ${line}\n`);
@@ -202,6 +203,10 @@ async function main() {
     `${(nightly.virtualMs / 1000).toFixed(0)} s of virtual radio time in ${ms(nightly.wallMs)} (x${nightly.speedup.toFixed(0)}); failed: ${nightly.failed.length}`,
   );
 
+  say("5/5 nightly matrix over a year of history");
+  const matrix = await benchMatrix({ log: say });
+  say(`matrix over ${matrix.results} results: p95 ${ms(matrix.p95Ms)} warm, ${ms(matrix.coldMs)} cold`);
+
   lines.push(
     "# Benchmark results",
     "",
@@ -213,6 +218,7 @@ async function main() {
     `| board idle gap p99 | ${ms(gap99)} | Treadmill matches every 10 s | ${(10_000 / gap99).toFixed(0)}x shorter than Treadmill's interval | p99 < 50 ms |`,
     `| throughput (50 runners, zero-length suites) | ${rate.toFixed(0)} jobs/s | raw BullMQ add->process ${raw.toFixed(0)} jobs/s | ${(rate / raw).toFixed(3)} of raw BullMQ | >= 1,000 jobs/s |`,
     `| makespan, mixed 1/2/4-board jobs | ${ms(mk.makespan)} | lower bound ${ms(mk.bound)} | ${(mk.makespan / mk.bound).toFixed(3)} | <= 1.05 |`,
+    `| nightly matrix, ${matrix.results.toLocaleString("en")} stored results, server time p95 | ${ms(matrix.p95Ms)} (first request after start ${ms(matrix.coldMs)}) | p50 ${ms(matrix.p50Ms)} | p95/p50 ${(matrix.p95Ms / matrix.p50Ms).toFixed(2)} | p95 < 100 ms |`,
     `| emulated radio nightly (ieee802154 + openthread, 4 boards) | ${ms(nightly.wallMs)} wall | ${(nightly.virtualMs / 1000).toFixed(0)} s on hardware (virtual time) | ${nightly.speedup.toFixed(0)}x faster than real time | a few seconds |`,
     "",
     "Idle gap: time from a runner's `finish` returning to its next `lease` returning, while jobs are queued (4 runners",

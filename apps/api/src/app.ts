@@ -20,6 +20,15 @@ import { inventoryRoutes } from "./routes/inventory.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { runnerRoutes } from "./routes/runner.ts";
+import { boardAdminRoutes } from "./routes/boards-admin.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
+import { logRoutes } from "./routes/logs.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { resultRoutes } from "./routes/results.ts";
+import { tokenAdminRoutes } from "./routes/tokens-admin.ts";
+import { githubPlugin } from "./github/plugin.ts";
+import { githubRoutes } from "./routes/github.ts";
+import { projectRoutes } from "./routes/projects.ts";
 import type { WorkSignal } from "./work-signal.ts";
 
 export type AppDeps = {
@@ -100,6 +109,17 @@ async function app(fastify: FastifyInstance, deps: AppDeps) {
   await fastify.register(artifactRoutes, { prefix: "/api/v1" });
   await fastify.register(adminRoutes, { prefix: "/api/v1" });
   await fastify.register(runnerRoutes, { prefix: "/api/v1/runner" });
+  // Results, logs, lab statistics, token admin, metrics and the dashboard (issue 6).
+  await fastify.register(resultRoutes, { prefix: "/api/v1" });
+  await fastify.register(logRoutes, { prefix: "/api/v1" });
+  await fastify.register(boardAdminRoutes, { prefix: "/api/v1" });
+  await fastify.register(tokenAdminRoutes, { prefix: "/api/v1" });
+  await fastify.register(metricsRoutes);
+  await fastify.register(dashboardRoutes);
+  // GitHub webhooks, projects, nightly schedules and reporting (issue 7, docs/github.md).
+  await fastify.register(githubPlugin);
+  await fastify.register(githubRoutes, { prefix: "/api/v1" });
+  await fastify.register(projectRoutes, { prefix: "/api/v1" });
 }
 
 export default fp(app, { name: "tock-hil-api", fastify: "5.x" });

@@ -133,3 +133,28 @@ describe("retries and flaky tests", () => {
     expect(await t.prisma.testResult.count({ where: { attemptId: lease.attemptId } })).toBe(3);
   });
 });
+
+describe("quarantine", () => {
+  it("does not fail a run whose only failing test is quarantined, and still reports the failure", async () => {
+    const q = await t.fastify.inject({
+      method: "PUT",
+      url: "/api/v1/quarantine/ieee802154/radio_rx",
+      headers: auth(),
+      payload: { reason: "flaky receiver, see #123" },
+    });
+    expect(q.statusCode).toBe(200);
+    const r = await runner("quarantine-rack", ["q1", "q2"]);
+    const id = await createRun();
+    const lease = (await r.call("/lease", { waitMs: 5000 })).json().lease;
+    await r.call(`/attempts/${lease.attemptId}/results`, {
+      results: [
+        { test: "radio_tx", status: "pass", durationMs: 10 },
+        { test: "radio_rx", status: "fail", durationMs: 10, message: "received 3 of 240" },
+      ],
+    });
+    await r.call(`/attempts/${lease.attemptId}/finish`, { status: "completed", reason: "completed" });
+    expect((await getRun(id)).status).toBe("passed");
+    expect((await results(id)).find((i: { test: string }) => i.test === "radio_rx")).toMatchObject({ status: "fail" });
+    await t.fastify.inject({ method: "DELETE", url: "/api/v1/quarantine/ieee802154/radio_rx", headers: auth() });
+  });
+});

@@ -79,14 +79,22 @@ export class Agent {
   private async leaseLoop() {
     const { api, logger } = this.options;
     const stop = this.stopController.signal;
+    let failures = 0;
     while (!stop.aborted) {
       let answer: { lease: Lease | null; healthCheck: HealthCheck | null };
       try {
+        if (failures > 0) await this.reconcile();
         answer = await api.lease(this.options.leaseWaitMs ?? 10_000, stop);
+        if (failures > 0) logger.info({ failures }, "the API answers again; leasing resumed");
+        failures = 0;
       } catch (err) {
         if (stop.aborted) break;
-        logger.warn({ err: (err as Error).message }, "leasing failed; retrying");
-        await new Promise((r) => setTimeout(r, 1000));
+        failures++;
+        // Capped exponential backoff on top of the client's own retries: an API that is down for an hour gets a
+        // request every 30 s, not a storm.
+        const delayMs = Math.min(30_000, 1000 * 2 ** Math.min(failures - 1, 5));
+        logger.warn({ err: (err as Error).message, failures, delayMs }, "leasing failed; retrying");
+        await new Promise((r) => setTimeout(r, delayMs));
         continue;
       }
       if (answer.healthCheck) await this.runHealthCheck(answer.healthCheck);
@@ -94,10 +102,30 @@ export class Agent {
     }
   }
 
+  /**
+   * After the API was unreachable: a lease answer may have been lost on the way (the API then believes this runner
+   * runs an attempt it never received). Announcing the boards again, while idle, makes the API end such attempts
+   * as runner_lost, so their jobs are retried at once instead of waiting for the job timeout.
+   */
+  private async reconcile() {
+    const { api, config, logger } = this.options;
+    const synced = await api.syncBoards(
+      config.boards.map((b) => ({ name: b.name, type: b.type, tags: b.tags, ...(b.group ? { group: b.group } : {}) })),
+      this.stopController.signal,
+    );
+    if (synced.orphanedAttempts.length > 0)
+      logger.warn({ attempts: synced.orphanedAttempts }, "the API believed this runner ran attempts it never received; they were ended");
+  }
+
   private async runHealthCheck(check: HealthCheck) {
     const { api, logger } = this.options;
     logger.info({ board: check.board, firmware: check.firmware.map((f) => f.name) }, "health check started");
     const outcome = await runHealthCheck(check, this.options.lab, this.options.cache, this.stopController.signal);
+    if (this.stopController.signal.aborted && !outcome.ok) {
+      // Stopped half-way by a shutdown: that says nothing about the board, so it must not count as an infra error.
+      logger.info({ board: check.board }, "health check interrupted by shutdown; not reported");
+      return;
+    }
     try {
       const res = await api.reportHealth(check.board, outcome);
       logger[outcome.ok ? "info" : "warn"](

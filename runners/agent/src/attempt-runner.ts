@@ -88,7 +88,17 @@ async function execute(
     boards[role.role] = board;
   }
 
-  const session = await deps.lab.beginSession({ seed: lease.seed, faults: lease.faults ?? undefined });
+  let session: { notes: string[] };
+  try {
+    session = await deps.lab.beginSession({ seed: lease.seed, faults: lease.faults ?? undefined });
+  } catch (err) {
+    // On hardware this means a board would not go quiet or could not be halted: the board is in doubt.
+    throw new AttemptFailure({
+      status: "error",
+      reason: "board_unavailable",
+      message: `preparing the boards failed: ${(err as Error).message}`,
+    });
+  }
   for (const note of session.notes) logger.info({ note }, "lab session note");
 
   // Record from before flashing, so boot output and anything printed during flashing is in the log.

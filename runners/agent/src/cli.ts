@@ -2,6 +2,8 @@
  * `hil-runner`: the runner CLI installed on lab machines.
  *   hil-runner register --url URL --token REGISTRATION_TOKEN --config lab.yaml
  *   hil-runner start --config lab.yaml
+ *   hil-runner doctor [--config lab.yaml]
+ *   hil-runner boards --config lab.yaml [--token READ_TOKEN]
  */
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
@@ -14,6 +16,7 @@ import { readCredentials, writeCredentials } from "./credentials.ts";
 import { parseRunnerEnv } from "./env.ts";
 import { FirmwareCache } from "./firmware-cache.ts";
 import { loadLabConfig } from "./lab-config.ts";
+import { runDoctor } from "./doctor.ts";
 import { createLab } from "./labs.ts";
 import { suites } from "./suites.ts";
 
@@ -76,7 +79,7 @@ program
     const api = new ApiClient(credentials.url, credentials.token, undefined, (info) =>
       logger.warn({ path: info.path, attempt: info.attempt, delayMs: info.delayMs, error: info.error }, "API unreachable; retrying"),
     );
-    const lab = createLab(config);
+    const lab = createLab(config, { logger, workDir: config.workPath });
     const agent = new Agent({
       api,
       lab,
@@ -96,6 +99,12 @@ program
       }
       stopping = true;
       logger.info({ signal, graceMs: env.HIL_RUNNER_SHUTDOWN_GRACE_MS }, "stopping: no new work will be leased");
+      // Bounded whatever happens: after the grace period the attempt is aborted (its tools are killed) and
+      // reported; if the API cannot even take that report, exit anyway rather than hang systemd's stop.
+      setTimeout(() => {
+        logger.error("shutdown did not complete in time; exiting");
+        process.exit(1);
+      }, env.HIL_RUNNER_SHUTDOWN_GRACE_MS + 20_000).unref();
       void agent.stop(env.HIL_RUNNER_SHUTDOWN_GRACE_MS).then(() => {
         logger.info("stopped");
         process.exit(0);
@@ -110,6 +119,66 @@ program
     } catch (err) {
       if (!stopping) fail((err as Error).message);
     }
+  });
+
+program
+  .command("doctor")
+  .description("Look for serial devices, debug probes and flash tools, check every board of the lab config, and say what is missing")
+  .option("--config <path>", "lab configuration file (YAML)", "lab.yaml")
+  .action(async (opts: { config: string }) => {
+    const report = await runDoctor({ configPath: resolve(opts.config), path: process.env.PATH ?? "" });
+    process.stdout.write(report.text);
+    process.exitCode = report.problems > 0 ? 1 : 0;
+  });
+
+program
+  .command("boards")
+  .description("This runner's boards as the API sees them (health, state), next to how lab.yaml wires them")
+  .requiredOption("--config <path>", "lab configuration file (YAML)")
+  .option("--token <token>", "an API token with read scope (runner tokens cannot read the inventory); not needed with public read")
+  .action(async (opts: { config: string; token?: string }) => {
+    let config, credentials;
+    try {
+      config = await loadLabConfig(opts.config);
+      credentials = await readCredentials(config.credentialsPath);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+    const res = await fetch(new URL("/api/v1/boards", credentials.url), {
+      headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
+      signal: AbortSignal.timeout(15_000),
+    }).catch((err: unknown) => fail(`cannot reach the API at ${credentials.url}: ${(err as Error).message}`));
+    if (!res.ok) {
+      const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+      fail(
+        `the API answered ${res.status} for GET /api/v1/boards: ${body.error?.message ?? res.statusText}` +
+          (res.status === 401 ? " (pass --token with an API token that has read scope)" : ""),
+      );
+    }
+    const { boards } = (await res.json()) as {
+      boards: { name: string; type: string; runner: string; state: string; health: string; lastSeenAt: string | null }[];
+    };
+    const mine = new Map(boards.filter((b) => b.runner === credentials.name).map((b) => [b.name, b]));
+    const rows = [["BOARD", "TYPE", "HEALTH", "STATE", "WIRING (lab.yaml)"]];
+    for (const b of config.boards) {
+      const seen = mine.get(b.name);
+      mine.delete(b.name);
+      const wiring =
+        b.adapter === "emulated"
+          ? "emulated"
+          : `${b.flash.method} probe ${b.probe.serial ?? "-"}, console ${b.serial.device}@${b.serial.baud}`;
+      rows.push([b.name, b.type, seen?.health ?? "not announced", seen?.state ?? "-", wiring]);
+    }
+    for (const b of mine.values()) rows.push([b.name, b.type, b.health, b.state, "not in lab.yaml (removed?)"]);
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    process.stdout.write(`runner ${credentials.name} at ${credentials.url}\n`);
+    for (const r of rows)
+      process.stdout.write(
+        `${r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join("  ")
+          .trimEnd()}\n`,
+      );
   });
 
 await program.parseAsync(process.argv);

@@ -1,12 +1,52 @@
 /** Builds the lab (boards + clock) a runner drives from its configuration. */
-import type { Clock, Lab } from "@tock-hil/board";
+import type { Capture, Clock, Lab } from "@tock-hil/board";
 import { createEmulatedLab } from "@tock-hil/emulator";
-import type { LabConfig } from "./lab-config.ts";
+import { pino } from "pino";
+import type { Logger } from "pino";
+import { createHardwareLab } from "./adapters/hardware-lab.ts";
+import type { HardwareBoardConfig, LabConfig } from "./lab-config.ts";
 
-export function createLab(config: LabConfig): Lab {
-  // Only emulated boards exist so far; they share one virtual clock and one radio medium.
-  const lab = createEmulatedLab({ boards: config.boards.map((b) => ({ name: b.name, type: b.type })) });
-  return config.emulation?.speed ? throttle(lab, config.emulation.speed) : lab;
+export type CreateLabOptions = {
+  logger?: Logger;
+  /** Scratch directory for flash files (LoadedLabConfig.workPath). */
+  workDir?: string;
+};
+
+export function createLab(config: LabConfig, options: CreateLabOptions = {}): Lab {
+  const emulatedBoards = config.boards.filter((b) => b.adapter === "emulated");
+  const hardwareBoards = config.boards.filter((b): b is HardwareBoardConfig => b.adapter === "hardware");
+  const logger = options.logger ?? pino({ level: "silent" });
+  const workDir = options.workDir ?? "work";
+  if (emulatedBoards.length === 0) return createHardwareLab({ boards: hardwareBoards, workDir, logger });
+
+  // Emulated boards share one virtual clock and one radio medium.
+  const emulated = createEmulatedLab({ boards: emulatedBoards.map((b) => ({ name: b.name, type: b.type })) });
+  if (hardwareBoards.length === 0) return config.emulation?.speed ? throttle(emulated, config.emulation.speed) : emulated;
+  // Mixed: the virtual clock is paced to wall time, so one clock serves both kinds and real boards keep real time.
+  const paced = throttle(emulated, 1);
+  const hardware = createHardwareLab({ boards: hardwareBoards, workDir, logger, clock: paced.clock });
+  return combine(paced, hardware);
+}
+
+/** One lab over two: the first one's clock, both sets of boards, sessions and captures of both. */
+function combine(a: Lab, b: Lab): Lab {
+  return {
+    clock: a.clock,
+    boards: [...a.boards, ...b.boards],
+    async beginSession(options) {
+      const [x, y] = await Promise.all([a.beginSession(options), b.beginSession(options)]);
+      return { notes: [...x.notes, ...y.notes] };
+    },
+    async endSession() {
+      await Promise.all([a.endSession(), b.endSession()]);
+    },
+    takeCaptures(): Capture[] {
+      return [...(a.takeCaptures?.() ?? []), ...(b.takeCaptures?.() ?? [])];
+    },
+    async close() {
+      await Promise.all([a.close(), b.close()]);
+    },
+  };
 }
 
 const STEP_MS = 100;

@@ -104,7 +104,9 @@ export const Faults = z
     bootHang: z
       .array(z.string().min(1))
       .optional()
-      .describe('Targets ("all", a board name, or an app/image name) that print nothing after any reset: the runner ends the attempt as boot_timeout'),
+      .describe(
+        'Targets ("all", a board name, or an app/image name) that print nothing after any reset: the runner ends the attempt as boot_timeout',
+      ),
     boardHang: z
       .array(
         z

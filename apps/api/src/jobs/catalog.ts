@@ -28,6 +28,17 @@ export const jobCatalog = {
     payload: z.object({}),
     options: { attempts: 1 } satisfies JobsOptions,
   },
+  // ---- GitHub integration and nightly runs (handlers in github/plugin.ts) ----
+  /** Fires a project's nightly: a run of its branch head, skipped when the branch has not moved (unless forced). */
+  "hil.nightly.fire": {
+    payload: z.object({ project: z.string().min(1), force: z.boolean().default(false) }),
+    options: { attempts: 3, backoff: { type: "exponential", delay: 2000 } } satisfies JobsOptions,
+  },
+  /** Periodic: reports finished runs (check run or status, tracking issues, outgoing webhooks); idempotent. */
+  "hil.runs.report": {
+    payload: z.object({}),
+    options: { attempts: 1 } satisfies JobsOptions,
+  },
 } as const;
 
 export type JobName = keyof typeof jobCatalog;

@@ -34,7 +34,26 @@ export type Orchestrator = {
   reconcile(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** The BullMQ queue itself, read-only uses: queue-depth metrics and the /admin/queues board (issue 6). */
+  queue: Queue;
+  /**
+   * Installs handlers for jobs other modules own (the GitHub integration's, registered by github/plugin.ts).
+   * Such a job arriving before its handler is installed fails and is retried by its backoff.
+   */
+  use(extra: Partial<Handlers>): void;
+  /** Creates or updates a repeating job (BullMQ job scheduler), e.g. a project's nightly cron. */
+  upsertScheduler<N extends JobName>(
+    id: string,
+    repeat: { pattern: string; tz?: string } | { every: number },
+    name: N,
+    payload: JobPayload<N>,
+  ): Promise<void>;
+  removeScheduler(id: string): Promise<void>;
+  /** Ids of the job schedulers that exist (nightly schedules are named `nightly:<project>`). */
+  schedulerIds(): Promise<string[]>;
 };
+
+type Handlers = { [N in JobName]: (payload: JobPayload<N>) => Promise<void> };
 
 export async function createOrchestrator(options: OrchestratorOptions): Promise<Orchestrator> {
   const { prisma, logger, workSignal } = options;
@@ -56,7 +75,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     defaultJobOptions: { removeOnComplete: { count: 1000 }, removeOnFail: { count: 5000 } },
   });
 
-  const handlers: { [N in JobName]: (payload: JobPayload<N>) => Promise<void> } = {
+  const handlers: Partial<Handlers> = {
     "hil.run.expand": async ({ runId }) => {
       const jobIds = await prisma.$transaction((tx) =>
         expandRun(tx, runId, { maxAttempts: options.maxAttempts, queueTimeoutMs: options.queueTimeoutMs }),
@@ -94,7 +113,9 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       const entry = jobCatalog[name];
       if (!entry) throw new Error(`unknown job ${job.name}`);
       const payload = entry.payload.parse(job.data);
-      await (handlers[name] as (p: typeof payload) => Promise<void>)(payload);
+      const handler = handlers[name] as ((p: typeof payload) => Promise<void>) | undefined;
+      if (!handler) throw new Error(`no handler installed for ${job.name} yet`);
+      await handler(payload);
     },
     { connection: consumer, prefix: options.prefix, concurrency: 8 },
   );
@@ -108,6 +129,21 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   );
 
   const orchestrator: Orchestrator = {
+    queue,
+    use(extra) {
+      Object.assign(handlers, extra);
+    },
+    async upsertScheduler(id, repeat, name, payload) {
+      const entry = jobCatalog[name];
+      await queue.upsertJobScheduler(id, repeat, { name, data: entry.payload.parse(payload), opts: entry.options });
+    },
+    async removeScheduler(id) {
+      await queue.removeJobScheduler(id);
+    },
+    async schedulerIds() {
+      const all = await queue.getJobSchedulers(0, -1);
+      return all.map((s) => s.key);
+    },
     async enqueue(name, payload, opts = {}) {
       const entry = jobCatalog[name];
       await queue.add(name, entry.payload.parse(payload), {

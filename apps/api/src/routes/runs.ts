@@ -1,4 +1,4 @@
-import { CreateRunBody, ErrorBody, ResultList, Run, RunList, RunStatus } from "@tock-hil/protocol";
+import { CreateRunBody, ErrorBody, ResultList, Run, RunList, RunStatus, RunTrigger } from "@tock-hil/protocol";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { priorityFor } from "../env.ts";
@@ -92,6 +92,11 @@ export const runRoutes: FastifyPluginAsyncZod = async (fastify) => {
           limit: z.coerce.number().int().min(1).max(200).default(50),
           cursor: z.string().optional(),
           status: RunStatus.optional(),
+          project: z.string().min(1).max(100).optional().describe("Only runs of this project"),
+          trigger: RunTrigger.optional().describe("Only runs started by this trigger"),
+          ref: z.string().min(1).max(200).optional().describe("Only runs of this git ref or commit"),
+          from: z.iso.datetime({ message: "from must be an ISO date-time, e.g. 2026-11-01T00:00:00Z" }).optional(),
+          to: z.iso.datetime({ message: "to must be an ISO date-time, e.g. 2026-11-02T00:00:00Z" }).optional(),
         }),
         response: { 200: RunList, 400: ErrorBody },
       },

@@ -16,7 +16,7 @@ export async function testHistory(
   w: RunWindow & { board?: string | undefined },
 ): Promise<TestHistory> {
   const known = catalog.get(suite)?.tests.some((t) => t.name === test) ?? false;
-  let outcomes = await readOutcomes(db, catalog, w, { suite, test });
+  let outcomes = await readOutcomes(db, catalog, { ...w, suite }, { suite, test });
   if (!known && outcomes.length === 0) {
     // Tests removed from a suite still have history; only a name that never existed is a 404.
     const ever = await db.testResult.findFirst({ where: { suite, test }, select: { id: true } });

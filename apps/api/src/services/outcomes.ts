@@ -16,6 +16,8 @@ export type RunWindow = {
   runs: number;
   /** Only runs created before this instant (older pages). */
   before?: Date | undefined;
+  /** Only runs that included this suite (so a test's history window counts runs that could have run it). */
+  suite?: string | undefined;
 };
 
 export type Outcome = {
@@ -55,6 +57,7 @@ export function windowRunsSql(w: RunWindow): Prisma.Sql {
       ${w.trigger ? Prisma.sql`AND r.trigger = ${w.trigger}::"RunTrigger"` : Prisma.empty}
       ${w.project ? Prisma.sql`AND p.name = ${w.project}` : Prisma.empty}
       ${w.before ? Prisma.sql`AND r."createdAt" < ${w.before}` : Prisma.empty}
+      ${w.suite ? Prisma.sql`AND EXISTS (SELECT 1 FROM "Job" j WHERE j."runId" = r.id AND j.suite = ${w.suite})` : Prisma.empty}
     ORDER BY r."createdAt" DESC, r.id DESC
     LIMIT ${w.runs}`;
 }

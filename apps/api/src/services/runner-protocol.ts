@@ -197,6 +197,7 @@ const BOARD_SUSPECT_REASONS: ReadonlySet<AttemptEndReason> = new Set([
   "flash_failed",
   "flash_timeout",
   "boot_timeout",
+  "board_unavailable",
   "timeout",
   "runner_lost",
 ]);

@@ -8,6 +8,7 @@ import { Prisma } from "../db.ts";
 import type { Db } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
 import type { SuiteCatalog } from "../suites.ts";
+import { statusesForRunOutcome } from "./quarantine.ts";
 import { assertTransition, isTerminalJob, runOutcome } from "./states.ts";
 
 export type PlannedRole = { role: string; boardType: string; tags: string[]; firmware: LeasedFirmware[]; bootCheck?: boolean };
@@ -190,10 +191,11 @@ export async function runsAwaitingExpansion(db: Db): Promise<string[]> {
 export async function rollUpRun(db: Db, runId: string): Promise<void> {
   // Serialises roll-ups of one run: two jobs finishing at once must not both miss that the other one finished.
   await db.$queryRaw`SELECT id FROM "Run" WHERE id = ${runId}::uuid FOR UPDATE`;
-  const run = await db.run.findUniqueOrThrow({ where: { id: runId }, include: { jobs: { select: { status: true } } } });
+  const run = await db.run.findUniqueOrThrow({ where: { id: runId }, include: { jobs: { select: { id: true, status: true } } } });
   const statuses = run.jobs.map((j) => j.status);
   if (statuses.length > 0 && statuses.every(isTerminalJob)) {
-    const outcome = runOutcome(statuses);
+    // A job failed only by quarantined tests does not fail the run (those tests still ran and are reported).
+    const outcome = runOutcome(await statusesForRunOutcome(db, run.jobs));
     if (run.status === "queued") {
       assertTransition("run", runId, run.status, "running");
     }
@@ -282,9 +284,28 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   return { createdAt, id };
 }
 
-export async function listRuns(db: Db, options: { limit: number; cursor?: string | undefined; status?: string | undefined }) {
+export async function listRuns(
+  db: Db,
+  options: {
+    limit: number;
+    cursor?: string | undefined;
+    status?: string | undefined;
+    // Filters (issue 6): all optional and combined with AND; the date range is on createdAt, [from, to).
+    project?: string | undefined;
+    trigger?: string | undefined;
+    ref?: string | undefined;
+    from?: string | undefined;
+    to?: string | undefined;
+  },
+) {
   const where: Prisma.RunWhereInput = {};
   if (options.status) where.status = options.status as Prisma.EnumRunStatusFilter["equals"];
+  if (options.project) where.project = { name: options.project };
+  if (options.trigger) where.trigger = options.trigger as Prisma.EnumRunTriggerFilter["equals"];
+  if (options.ref) where.ref = options.ref;
+  if (options.from || options.to) {
+    where.createdAt = { ...(options.from ? { gte: new Date(options.from) } : {}), ...(options.to ? { lt: new Date(options.to) } : {}) };
+  }
   if (options.cursor) {
     const c = decodeCursor(options.cursor);
     where.OR = [{ createdAt: { lt: c.createdAt } }, { createdAt: c.createdAt, id: { lt: c.id } }];

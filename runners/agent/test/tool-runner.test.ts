@@ -1,0 +1,85 @@
+import { FlashError } from "@tock-hil/board";
+import { describe, expect, it } from "vitest";
+import { checkTbf, planRegions, toIntelHex, toUf2 } from "../src/adapters/firmware-files.ts";
+import { classifyToolFailure, renderCommand, splitCommand } from "../src/adapters/tool-runner.ts";
+import type { ToolResult } from "../src/adapters/tool-runner.ts";
+import { buildFirmware } from "@tock-hil/emulator";
+import { parseIntelHex, splitApps } from "./helpers/pty-lab.ts";
+
+const result = (over: Partial<ToolResult>): ToolResult => ({
+  argv: ["openocd", "-f", "x"],
+  ok: false,
+  exitCode: 1,
+  failure: "exit",
+  timeoutBySignal: false,
+  output: "",
+  durationMs: 5,
+  ...over,
+});
+const ctx = { board: "b", what: "writing k", timeoutMs: 1000 };
+
+describe("command templates", () => {
+  it("split like a shell without running one, and substitute per argument", () => {
+    expect(splitCommand(`openocd -c "adapter serial {serial}" -c 'init; halt' a\\ b`)).toEqual([
+      "openocd",
+      "-c",
+      "adapter serial {serial}",
+      "-c",
+      "init; halt",
+      "a b",
+    ]);
+    expect(renderCommand("flash --snr {serial} {image}", { serial: "12", image: "/tmp/a b.bin; rm -rf /" })).toEqual([
+      "flash",
+      "--snr",
+      "12",
+      "/tmp/a b.bin; rm -rf /",
+    ]);
+    expect(() => renderCommand("flash {image}", {})).toThrow(/uses \{image\}, which is not set/);
+    expect(() => splitCommand(`a "b`)).toThrow(/unterminated/);
+  });
+});
+
+describe("flash failure classification", () => {
+  it("uses exit codes first, then known output, and keeps the output", () => {
+    expect(classifyToolFailure(result({ argv: ["nrfjprog"], exitCode: 55 }), ctx).code).toBe("verify_failed");
+    expect(classifyToolFailure(result({ argv: ["nrfjprog"], exitCode: 41 }), ctx).code).toBe("probe_not_found");
+    expect(classifyToolFailure(result({ output: "Error: unable to find a matching CMSIS-DAP device\n" }), ctx).code).toBe(
+      "probe_not_found",
+    );
+    expect(classifyToolFailure(result({ argv: ["probe-rs"], output: "Error: No connected probes were found.\n" }), ctx).code).toBe(
+      "probe_not_found",
+    );
+    expect(classifyToolFailure(result({ output: "checksum mismatch - attempting binary compare\n" }), ctx).code).toBe("verify_failed");
+    const other = classifyToolFailure(result({ output: "Error: target voltage too low\n" }), ctx);
+    expect(other.code).toBe("tool_failed");
+    expect(other.output).toContain("target voltage");
+    expect(other.message).toContain("target voltage too low");
+    expect(classifyToolFailure(result({ failure: "missing", exitCode: undefined }), ctx).code).toBe("tool_missing");
+    expect(classifyToolFailure(result({ failure: "timeout" }), ctx).code).toBe("timeout");
+    expect(classifyToolFailure(result({ failure: "cancelled", timeoutBySignal: true }), ctx).code).toBe("timeout");
+    expect(classifyToolFailure(result({ failure: "cancelled" }), ctx).code).toBe("cancelled");
+  });
+});
+
+describe("firmware files", () => {
+  const img = (name: string, corruptHeader = false) => {
+    const fw = buildFirmware(name, { corruptHeader });
+    return { name: fw.name, kind: fw.kind, sha256: fw.sha256, bytes: fw.bytes };
+  };
+
+  it("lays out kernel and apps, round-trips through Intel HEX, and refuses bad TBFs", () => {
+    const regions = planRegions([img("nrf52840dk"), img("radio_tx"), img("radio_rx")], { kernelAddress: 0, appsAddress: 0x40000 }, "b");
+    expect(regions.map((r) => [r.kind, r.address])).toEqual([
+      ["kernel", 0],
+      ["apps", 0x40000],
+    ]);
+    const hex = parseIntelHex(toIntelHex(regions));
+    expect(Buffer.from(hex.get(0)!).equals(Buffer.from(img("nrf52840dk").bytes))).toBe(true);
+    expect(splitApps(hex.get(0x40000)).map((a) => Buffer.from(a).equals(Buffer.from(img("radio_tx").bytes)))).toEqual([true, false]);
+    expect(splitApps(hex.get(0x40000))).toHaveLength(2);
+    expect(() => checkTbf(img("radio_tx", true))).toThrow(/radio_tx .*checksum mismatch/);
+    const truncated = { ...img("radio_tx"), bytes: img("radio_tx").bytes.slice(0, 100) };
+    expect(() => checkTbf(truncated)).toThrow(FlashError);
+    expect(toUf2(regions, 0xe48bff56).length % 512).toBe(0);
+  });
+});
