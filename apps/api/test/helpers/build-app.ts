@@ -44,10 +44,15 @@ export type TestApp = {
   fastify: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
   prisma: PrismaClient;
   env: Env;
+  /** Base URL when built with `listen` (for clients that need a real socket, e.g. FakeRunner). */
+  url: string;
   close: () => Promise<void>;
 };
 
-export async function buildTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+export type TestAppOptions = { suites?: SuiteCatalog; listen?: boolean };
+
+/** The API plugin on a fresh database and BullMQ prefix; `overrides` are environment variables. */
+export async function buildTestApp(overrides: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const db = await createTestDatabase();
   const env = parseEnv({
     DATABASE_URL: db.url,
@@ -58,7 +63,7 @@ export async function buildTestApp(overrides: Record<string, string> = {}): Prom
     LOG_LEVEL: "silent",
     ...overrides,
   });
-  const logger = pino({ level: "silent" });
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const prisma = createPrisma(env.DATABASE_URL, 5);
   await ensureAdminToken(prisma, env.HIL_ADMIN_TOKEN);
   const workSignal = new WorkSignal();
@@ -75,12 +80,15 @@ export async function buildTestApp(overrides: Record<string, string> = {}): Prom
     runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS,
   });
   const fastify = Fastify({ loggerInstance: logger });
-  await fastify.register(app, { env, prisma, orchestrator, workSignal, suites: TEST_SUITES });
-  await fastify.ready();
+  await fastify.register(app, { env, prisma, orchestrator, workSignal, suites: options.suites ?? TEST_SUITES });
+  let url = "";
+  if (options.listen) url = await fastify.listen({ host: "127.0.0.1", port: 0 });
+  else await fastify.ready();
   return {
     fastify,
     prisma,
     env,
+    url,
     close: async () => {
       await fastify.close();
       await orchestrator.close();

@@ -4,23 +4,10 @@
  * helpers to sign and send webhook deliveries.
  */
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import Fastify from "fastify";
-import type { FastifyInstance, RawServerDefault } from "fastify";
-import type { Logger } from "pino";
-import { pino } from "pino";
-import app from "../../src/app.ts";
-import { createPrisma } from "../../src/db.ts";
-import type { PrismaClient } from "../../src/db.ts";
-import { parseEnv } from "../../src/env.ts";
-import type { Env } from "../../src/env.ts";
 import { signBody } from "../../src/github/signature.ts";
-import { createOrchestrator } from "../../src/jobs/orchestrator.ts";
-import { ensureAdminToken } from "../../src/services/tokens.ts";
 import type { SuiteCatalog } from "../../src/suites.ts";
-import { WorkSignal } from "../../src/work-signal.ts";
-import { ADMIN_TOKEN } from "./build-app.ts";
-import { createTestDatabase, TEST_REDIS_URL, uniquePrefix } from "./services.ts";
+import { ADMIN_TOKEN, buildTestApp } from "./build-app.ts";
+import type { TestApp } from "./build-app.ts";
 
 export { ADMIN_TOKEN };
 export const WEBHOOK_SECRET = "test-webhook-secret-0123456789";
@@ -40,63 +27,19 @@ export const GITHUB_SUITES: SuiteCatalog = new Map([
   ["ethernet", suite("ethernet", "nucleo_f429zi", "eth_echo", "echo")],
 ]);
 
-export type GithubTestApp = {
-  fastify: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
-  prisma: PrismaClient;
-  env: Env;
-  /** Base URL when `listen` was set. */
-  url: string;
-  close: () => Promise<void>;
-};
+export type GithubTestApp = TestApp;
 
-export async function buildGithubTestApp(options: { env?: Record<string, string>; listen?: boolean } = {}): Promise<GithubTestApp> {
-  const db = await createTestDatabase();
-  const env = parseEnv({
-    DATABASE_URL: db.url,
-    REDIS_URL: TEST_REDIS_URL,
-    HIL_QUEUE_PREFIX: uniquePrefix(),
-    HIL_DATA_DIR: `/tmp/${uniquePrefix()}`,
-    HIL_ADMIN_TOKEN: ADMIN_TOKEN,
-    HIL_MAX_ATTEMPTS: "1",
-    GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    HIL_PUBLIC_URL: "https://hil.example.org",
-    HIL_REPORT_INTERVAL_MS: "200",
-    LOG_LEVEL: "silent",
-    ...options.env,
-  });
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
-  const prisma = createPrisma(env.DATABASE_URL, 5);
-  await ensureAdminToken(prisma, env.HIL_ADMIN_TOKEN);
-  const workSignal = new WorkSignal();
-  const orchestrator = await createOrchestrator({
-    prisma,
-    redisUrl: env.REDIS_URL,
-    prefix: env.HIL_QUEUE_PREFIX,
-    logger,
-    workSignal,
-    maxAttempts: env.HIL_MAX_ATTEMPTS,
-    queueTimeoutMs: env.HIL_QUEUE_TIMEOUT_MS,
-    boardBadAfter: env.HIL_BOARD_BAD_AFTER,
-    heartbeatIntervalMs: env.HIL_HEARTBEAT_INTERVAL_MS,
-    runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS,
-  });
-  const fastify = Fastify({ loggerInstance: logger });
-  await fastify.register(app, { env, prisma, orchestrator, workSignal, suites: GITHUB_SUITES });
-  let url = "";
-  if (options.listen) url = await fastify.listen({ host: "127.0.0.1", port: 0 });
-  else await fastify.ready();
-  return {
-    fastify,
-    prisma,
-    env,
-    url,
-    close: async () => {
-      await fastify.close();
-      await orchestrator.close();
-      await prisma.$disconnect();
-      await db.drop();
+export function buildGithubTestApp(options: { env?: Record<string, string>; listen?: boolean } = {}): Promise<GithubTestApp> {
+  return buildTestApp(
+    {
+      HIL_MAX_ATTEMPTS: "1",
+      GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      HIL_PUBLIC_URL: "https://hil.example.org",
+      HIL_REPORT_INTERVAL_MS: "200",
+      ...options.env,
     },
-  };
+    { suites: GITHUB_SUITES, listen: options.listen ?? false },
+  );
 }
 
 export const auth = (token = ADMIN_TOKEN) => ({ authorization: `Bearer ${token}` });

@@ -111,10 +111,10 @@ export async function buildAndUpload(base: string, outDir: string, extraArgs: st
   return Object.fromEntries(manifest.map((m) => [m.name, m]));
 }
 
-/** The API process alone on a fresh database and queue prefix, with a Prisma client on the same database. */
-export async function startApiOnly(apiEnv: Record<string, string> = {}) {
+/** A fresh database, work directory, port and queue prefix, and the API environment that uses them. */
+async function freshApiEnvironment(prefix: string, overrides: Record<string, string>) {
   const db = await createTestDatabase();
-  const workDir = await mkdtemp(join(tmpdir(), "hil-api-"));
+  const workDir = await mkdtemp(join(tmpdir(), prefix));
   const env: Record<string, string> = {
     DATABASE_URL: db.url,
     REDIS_URL: TEST_REDIS_URL,
@@ -126,9 +126,14 @@ export async function startApiOnly(apiEnv: Record<string, string> = {}) {
     HIL_HEARTBEAT_INTERVAL_MS: "500",
     HIL_RUNNER_TIMEOUT_MS: "5000",
     HIL_MAX_ATTEMPTS: "1",
-    LOG_LEVEL: "warn",
-    ...apiEnv,
+    ...overrides,
   };
+  return { db, workDir, env };
+}
+
+/** The API process alone on a fresh database and queue prefix, with a Prisma client on the same database. */
+export async function startApiOnly(apiEnv: Record<string, string> = {}) {
+  const { db, workDir, env } = await freshApiEnvironment("hil-api-", { LOG_LEVEL: "warn", ...apiEnv });
   const api = await startApi(env);
   const prisma = createPrisma(db.url, 4);
   return {
@@ -147,22 +152,7 @@ export async function startApiOnly(apiEnv: Record<string, string> = {}) {
 export async function startStack(
   options: { boards?: number; apiEnv?: Record<string, string>; emulationSpeed?: number } = {},
 ): Promise<Stack> {
-  const db = await createTestDatabase();
-  const workDir = await mkdtemp(join(tmpdir(), "hil-e2e-"));
-  const env: Record<string, string> = {
-    DATABASE_URL: db.url,
-    REDIS_URL: TEST_REDIS_URL,
-    HOST: "127.0.0.1",
-    PORT: String(await freePort()),
-    HIL_DATA_DIR: join(workDir, "data"),
-    HIL_ADMIN_TOKEN: ADMIN,
-    HIL_QUEUE_PREFIX: uniquePrefix(),
-    HIL_HEARTBEAT_INTERVAL_MS: "500",
-    HIL_RUNNER_TIMEOUT_MS: "5000",
-    HIL_MAX_ATTEMPTS: "1",
-    LOG_LEVEL: "info",
-    ...options.apiEnv,
-  };
+  const { db, workDir, env } = await freshApiEnvironment("hil-e2e-", { LOG_LEVEL: "info", ...options.apiEnv });
   const api = await startApi(env);
   const firmware = await buildAndUpload(api.url, join(workDir, "firmware"));
 
