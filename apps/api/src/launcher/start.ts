@@ -227,6 +227,7 @@ try {
   say(`starting the emulated lab runner with ${boards.length} boards (log: ${join(logDir, "runner.log")})`);
   spawnLogged("runner", "runners/agent/src/cli.ts", ["start", "--config", labFile], { LOG_LEVEL: env.LOG_LEVEL });
 
+  say(`Dashboard:  ${base}/dashboard/`);
   say(`API:        ${base}/api/v1/runs`);
   say(`OpenAPI:    ${base}/docs`);
   say(`admin token (also in ${tokenFile}): ${adminToken}`);
@@ -255,7 +256,7 @@ try {
       }
       if (["passed", "failed", "error", "cancelled"].includes(current.status)) {
         say(`run ${run.id} ${current.status.toUpperCase()}${current.message ? `: ${current.message}` : ""}`);
-        say(`results: ${base}/api/v1/runs/${run.id}/results`);
+        say(`results: ${base}/api/v1/runs/${run.id}/results (page: ${base}/dashboard/run.html?id=${run.id})`);
         break;
       }
       await sleep(500);

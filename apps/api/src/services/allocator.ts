@@ -16,7 +16,7 @@ import type { PlannedRole } from "./runs.ts";
 /** Advisory lock key space for per-runner allocation locks. */
 const RUNNER_LOCK_SPACE = 0x48494c;
 /** How many queued jobs one lease looks at; beyond that, jobs wait for the head of the queue to move. */
-const SCAN_LIMIT = 200;
+const SCAN_LIMIT = 100;
 
 export type LeaseSettings = {
   /** Priority points a queued job gains per minute of waiting, so low priorities are not starved forever. */
@@ -38,8 +38,6 @@ type CandidateRow = {
   timeoutMs: number;
   reruns: number;
   seed: bigint;
-  attempts: number;
-  avoid: string[] | null;
 };
 
 /**
@@ -69,16 +67,12 @@ export async function lease(db: PrismaClient, runnerId: string, settings: LeaseS
     if (!states.some((b) => b.free)) return { lease: null, healthCheck: null };
     const types = [...new Set(states.map((b) => b.type))];
 
-    // Queued jobs in scheduling order, only those whose every role is of a board type this runner has, with what
-    // placement needs (and the boards of failed attempts, which a retry avoids) in one round trip.
+    // Queued jobs in scheduling order, only those whose every role is of a board type this runner has.
     const candidates = await db.$queryRaw<CandidateRow[]>`
       WITH running AS (
         SELECT "projectId", count(*)::int AS n FROM "Job" WHERE status = 'running' GROUP BY "projectId"
       )
-      SELECT j.id, j."runId", j.suite, j.tests, j.roles, j."sameGroup", j.faults, j."timeoutMs", j.reruns, r.seed,
-             (SELECT count(*)::int FROM "Attempt" a WHERE a."jobId" = j.id) AS attempts,
-             (SELECT array_agg(ab."boardId"::text) FROM "Attempt" a JOIN "AttemptBoard" ab ON ab."attemptId" = a.id
-               WHERE a."jobId" = j.id AND a.status = 'error') AS avoid
+      SELECT j.id, j."runId", j.suite, j.tests, j.roles, j."sameGroup", j.faults, j."timeoutMs", j.reruns, r.seed
       FROM "Job" j
       JOIN "Run" r ON r.id = j."runId"
       LEFT JOIN running ON running."projectId" IS NOT DISTINCT FROM j."projectId"
@@ -87,8 +81,20 @@ export async function lease(db: PrismaClient, runnerId: string, settings: LeaseS
       ORDER BY j.priority + floor(extract(epoch FROM (now() - j."createdAt")) / 60 * ${settings.agingPerMinute}) DESC,
                coalesce(running.n, 0) ASC, j."createdAt" ASC, j.id ASC
       LIMIT ${SCAN_LIMIT}`;
+    // Earlier attempts of these jobs (retries): their number, and the boards of failed ones, which a retry avoids.
+    const previous = candidates.length
+      ? await db.$queryRaw<{ jobId: string; status: string; boardId: string | null }[]>`
+          SELECT a."jobId"::text AS "jobId", a.status::text AS status, ab."boardId"::text AS "boardId"
+          FROM "Attempt" a LEFT JOIN "AttemptBoard" ab ON ab."attemptId" = a.id
+          WHERE a."jobId" = ANY(${candidates.map((c) => c.id)}::uuid[])`
+      : [];
+    const avoid = new Map<string, Set<string>>();
+    for (const p of previous) {
+      if (p.status !== "error" || !p.boardId) continue;
+      avoid.set(p.jobId, (avoid.get(p.jobId) ?? new Set()).add(p.boardId));
+    }
     const placement = planPlacement(
-      candidates.map((c) => ({ id: c.id, roles: c.roles, sameGroup: c.sameGroup, avoidBoards: new Set(c.avoid ?? []) })),
+      candidates.map((c) => ({ id: c.id, roles: c.roles, sameGroup: c.sameGroup, avoidBoards: avoid.get(c.id) ?? new Set<string>() })),
       states,
     );
     if (!placement) return { lease: null, healthCheck: null };
@@ -111,7 +117,7 @@ export async function lease(db: PrismaClient, runnerId: string, settings: LeaseS
       const created = await tx.attempt.create({
         data: {
           jobId: job.id,
-          number: job.attempts + 1,
+          number: (await tx.attempt.count({ where: { jobId: job.id } })) + 1,
           runnerId,
           boards: { create: job.roles.map((r) => ({ role: r.role, boardId: placement.boards.get(r.role)!.id })) },
         },
