@@ -16,7 +16,6 @@ import { readCredentials, writeCredentials } from "./credentials.ts";
 import { parseRunnerEnv } from "./env.ts";
 import { FirmwareCache } from "./firmware-cache.ts";
 import { loadLabConfig } from "./lab-config.ts";
-import { runDoctor } from "./doctor.ts";
 import { createLab } from "./labs.ts";
 import { suites } from "./suites.ts";
 
@@ -79,7 +78,7 @@ program
     const api = new ApiClient(credentials.url, credentials.token, undefined, (info) =>
       logger.warn({ path: info.path, attempt: info.attempt, delayMs: info.delayMs, error: info.error }, "API unreachable; retrying"),
     );
-    const lab = createLab(config, { logger, workDir: config.workPath });
+    const lab = await createLab(config, { logger, workDir: config.workPath });
     const agent = new Agent({
       api,
       lab,
@@ -126,7 +125,7 @@ program
   .description("Look for serial devices, debug probes and flash tools, check every board of the lab config, and say what is missing")
   .option("--config <path>", "lab configuration file (YAML)", "lab.yaml")
   .action(async (opts: { config: string }) => {
-    const report = await runDoctor({ configPath: resolve(opts.config), path: process.env.PATH ?? "" });
+    const report = await (await import("./doctor.ts")).runDoctor({ configPath: resolve(opts.config), path: process.env.PATH ?? "" });
     process.stdout.write(report.text);
     process.exitCode = report.problems > 0 ? 1 : 0;
   });

@@ -3,7 +3,6 @@ import type { Capture, Clock, Lab } from "@tock-hil/board";
 import { createEmulatedLab } from "@tock-hil/emulator";
 import { pino } from "pino";
 import type { Logger } from "pino";
-import { createHardwareLab } from "./adapters/hardware-lab.ts";
 import type { HardwareBoardConfig, LabConfig } from "./lab-config.ts";
 
 export type CreateLabOptions = {
@@ -12,19 +11,24 @@ export type CreateLabOptions = {
   workDir?: string;
 };
 
-export function createLab(config: LabConfig, options: CreateLabOptions = {}): Lab {
+/**
+ * The hardware adapter (and its native serial-port binding) is loaded only for labs that have real boards, so an
+ * emulated lab runs wherever Node does.
+ */
+export async function createLab(config: LabConfig, options: CreateLabOptions = {}): Promise<Lab> {
   const emulatedBoards = config.boards.filter((b) => b.adapter === "emulated");
   const hardwareBoards = config.boards.filter((b): b is HardwareBoardConfig => b.adapter === "hardware");
   const logger = options.logger ?? pino({ level: "silent" });
   const workDir = options.workDir ?? "work";
-  if (emulatedBoards.length === 0) return createHardwareLab({ boards: hardwareBoards, workDir, logger });
+  const hardwareLab = async () => (await import("./adapters/hardware-lab.ts")).createHardwareLab;
+  if (emulatedBoards.length === 0) return (await hardwareLab())({ boards: hardwareBoards, workDir, logger });
 
   // Emulated boards share one virtual clock and one radio medium.
   const emulated = createEmulatedLab({ boards: emulatedBoards.map((b) => ({ name: b.name, type: b.type })) });
   if (hardwareBoards.length === 0) return config.emulation?.speed ? throttle(emulated, config.emulation.speed) : emulated;
   // Mixed: the virtual clock is paced to wall time, so one clock serves both kinds and real boards keep real time.
   const paced = throttle(emulated, 1);
-  const hardware = createHardwareLab({ boards: hardwareBoards, workDir, logger, clock: paced.clock });
+  const hardware = (await hardwareLab())({ boards: hardwareBoards, workDir, logger, clock: paced.clock });
   return combine(paced, hardware);
 }
 
