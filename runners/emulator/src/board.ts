@@ -1,6 +1,7 @@
 /**
  * An emulated nRF52840DK: flash contents, serial console, radio, and the kernel boot that runs from them.
  */
+import { appTbf } from "./tab.ts";
 import type { Board, FirmwareImage, FlashReport, SerialConsole } from "@tock-hil/board";
 import { FlashError } from "@tock-hil/board";
 import type { KernelImageInfo } from "./kernel-image.ts";
@@ -153,16 +154,11 @@ export class EmulatedBoard implements Board {
     let address = NRF52840DK_LAYOUT.appsAddress;
     for (const image of images) {
       if (image.kind === "kernel") continue;
-      if (image.kind === "tab") {
-        throw new FlashError(
-          "invalid_image",
-          `${describeImage(image)}: TAB archives are not supported by the emulator; pass the TBF for cortex-m4`,
-          image.name,
-        );
-      }
+      // A TAB contributes the TBF for this board's architecture (or is refused, naming the image).
+      const tbf = appTbf(image, this.name, this.type, describeImage);
       let header;
       try {
-        header = parseTbf(image.bytes);
+        header = parseTbf(tbf);
       } catch (err) {
         if (err instanceof TbfError) throw new FlashError("invalid_image", `${describeImage(image)}: ${err.message}`, image.name);
         throw err;

@@ -3,6 +3,7 @@
  * kernel images for known kernel names and TBF apps for anything else. Bodies are deterministic pseudo-random
  * bytes so images are byte-stable across builds (same name and options => same sha256).
  */
+import { BOARD_ARCH, writeTar } from "./tab.ts";
 import { createHash } from "node:crypto";
 import type { FirmwareKind } from "@tock-hil/board";
 import type { KernelFlavour } from "./kernel-image.ts";
@@ -70,7 +71,7 @@ export type BuildOptions = {
 
 export type BuiltFirmware = {
   name: string;
-  kind: Extract<FirmwareKind, "kernel" | "tbf">;
+  kind: FirmwareKind;
   /** File name as `build-firmware` writes it. */
   file: string;
   boardType: string;
@@ -162,4 +163,19 @@ export function buildFirmware(name: string, options: BuildOptions = {}): BuiltFi
 function rename(fw: BuiltFirmware, name: string): BuiltFirmware {
   const ext = fw.kind === "kernel" ? "bin" : "tbf";
   return { ...fw, name, file: `${name}.${ext}`, sha256: sha256Hex(fw.bytes) };
+}
+
+/**
+ * A TAB of an app, as `elf2tab` makes one: metadata.toml plus the app's TBF for each architecture in `archs`
+ * (default: every architecture the emulated boards run), optionally restricted to some boards.
+ */
+export function buildTab(name: string, options: { archs?: string[]; onlyForBoards?: string[] } = {}): BuiltFirmware {
+  const tbf = buildFirmware(name);
+  const files = new Map<string, Uint8Array>();
+  const meta = [`tab-version = 1`, `name = "${name}"`, `build-date = 2026-01-01T00:00:00Z`];
+  if (options.onlyForBoards) meta.push(`only-for-boards = "${options.onlyForBoards.join(", ")}"`);
+  files.set("metadata.toml", new TextEncoder().encode(`${meta.join("\n")}\n`));
+  for (const arch of options.archs ?? [...new Set(Object.values(BOARD_ARCH))]) files.set(`${arch}.tbf`, tbf.bytes);
+  const bytes = writeTar(files);
+  return { name, kind: "tab", file: `${name}.tab`, boardType: tbf.boardType, sha256: sha256Hex(bytes), bytes };
 }

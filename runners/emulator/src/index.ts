@@ -93,3 +93,5 @@ export { IpcStatus, gidString } from "./ipc/ipc-ng.ts";
 export type { GlobalId } from "./ipc/ipc-ng.ts";
 export { InterKernelChannel } from "./ipc/channel.ts";
 export { decodeEthernetFrame } from "./net/validate.ts";
+export { BOARD_ARCH, TabError, appTbf, readTar, writeTar } from "./tab.ts";
+export { buildTab } from "./firmware.ts";

@@ -174,7 +174,7 @@ describe("flashing", () => {
     );
   });
 
-  it("rejects kernels that are corrupt, for another board, missing or duplicated; and TABs", async () => {
+  it("rejects kernels that are corrupt, for another board, missing or duplicated; and a TBF passed off as a TAB", async () => {
     const board = lab2().board("nrf-1");
     const codeOf = (p: Promise<unknown>) =>
       p.then(
@@ -191,7 +191,7 @@ describe("flashing", () => {
     await expect(board.flash([image("radio_tx")])).rejects.toThrow(/expected exactly one kernel image, got 0/);
     await expect(board.flash([image("nrf52840dk"), image("nrf52840dk")])).rejects.toThrow(/got 2/);
     const tab = { ...image("radio_tx"), kind: "tab" as const };
-    await expect(board.flash([image("nrf52840dk"), tab])).rejects.toThrow(/TAB archives are not supported/);
+    await expect(board.flash([image("nrf52840dk"), tab])).rejects.toThrow(/radio_tx .*: not a valid TAB archive/);
     const junk = { name: "junk", kind: "kernel" as const, sha256: "ab".repeat(32), bytes: new Uint8Array(4096) };
     await expect(board.flash([junk])).rejects.toThrow(/^junk \(sha256 abababab…\): not an emulated kernel image/);
   });

@@ -3,6 +3,7 @@
  * TBF apps, checked against the board's flash layout), reset/halt, and a 115200-baud console. Subclasses start
  * their kernel(s) and peripherals from what is in flash.
  */
+import { appTbf } from "../tab.ts";
 import type { Board, FirmwareImage, FlashReport, SerialConsole } from "@tock-hil/board";
 import { FlashError } from "@tock-hil/board";
 import { describeImage } from "../board.ts";
@@ -90,15 +91,11 @@ export abstract class TockBoard implements Board {
     let address = L.appsAddress;
     for (const image of images) {
       if (image.kind === "kernel") continue;
-      if (image.kind === "tab")
-        throw new FlashError(
-          "invalid_image",
-          `${describeImage(image)}: TAB archives are not supported by the emulator; pass the TBF`,
-          image.name,
-        );
+      // A TAB contributes the TBF for this board's architecture (or is refused, naming the image).
+      const tbf = appTbf(image, this.name, this.type, describeImage);
       let header;
       try {
-        header = parseTbf(image.bytes);
+        header = parseTbf(tbf);
       } catch (err) {
         if (err instanceof TbfError) throw new FlashError("invalid_image", `${describeImage(image)}: ${err.message}`, image.name);
         throw err;
