@@ -94,6 +94,7 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
       request.raw.on("close", () => aborted.abort());
       const settings = {
         agingPerMinute: env.HIL_AGING_PER_MINUTE,
+        runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS,
         steps: {
           fetchMs: env.HIL_STEP_FETCH_MS,
           flashMs: env.HIL_STEP_FLASH_MS,

@@ -9,7 +9,7 @@
  */
 import type { BoardHealth, Faults, HealthCheck, Lease } from "@tock-hil/protocol";
 import type { PrismaClient } from "../db.ts";
-import { planPlacement } from "./matching.ts";
+import { plan } from "./matching.ts";
 import type { RunnerBoardState } from "./matching.ts";
 import type { PlannedRole } from "./runs.ts";
 
@@ -21,6 +21,8 @@ const SCAN_LIMIT = 100;
 export type LeaseSettings = {
   /** Priority points a queued job gains per minute of waiting, so low priorities are not starved forever. */
   agingPerMinute: number;
+  /** A reservation held by a runner silent for this long is taken over by others. */
+  runnerTimeoutMs: number;
   steps: Lease["steps"];
 };
 
@@ -38,6 +40,7 @@ type CandidateRow = {
   timeoutMs: number;
   reruns: number;
   seed: bigint;
+  mayReserve: boolean;
 };
 
 /**
@@ -72,9 +75,12 @@ export async function lease(db: PrismaClient, runnerId: string, settings: LeaseS
       WITH running AS (
         SELECT "projectId", count(*)::int AS n FROM "Job" WHERE status = 'running' GROUP BY "projectId"
       )
-      SELECT j.id, j."runId", j.suite, j.tests, j.roles, j."sameGroup", j.faults, j."timeoutMs", j.reruns, r.seed
+      SELECT j.id, j."runId", j.suite, j.tests, j.roles, j."sameGroup", j.faults, j."timeoutMs", j.reruns, r.seed,
+             (j."reservedRunnerId" IS NULL OR j."reservedRunnerId" = ${runnerId}::uuid
+              OR rr."lastSeenAt" IS NULL OR rr."lastSeenAt" < now() - ${settings.runnerTimeoutMs} * interval '1 millisecond') AS "mayReserve"
       FROM "Job" j
       JOIN "Run" r ON r.id = j."runId"
+      LEFT JOIN "Runner" rr ON rr.id = j."reservedRunnerId"
       LEFT JOIN running ON running."projectId" IS NOT DISTINCT FROM j."projectId"
       WHERE j.status = 'queued' AND r.status IN ('queued', 'running')
         AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(j.roles) role WHERE NOT (role->>'boardType' = ANY(${types}::text[])))
@@ -93,10 +99,23 @@ export async function lease(db: PrismaClient, runnerId: string, settings: LeaseS
       if (p.status !== "error" || !p.boardId) continue;
       avoid.set(p.jobId, (avoid.get(p.jobId) ?? new Set()).add(p.boardId));
     }
-    const placement = planPlacement(
-      candidates.map((c) => ({ id: c.id, roles: c.roles, sameGroup: c.sameGroup, avoidBoards: avoid.get(c.id) ?? new Set<string>() })),
+    const { placement, reservedFor } = plan(
+      candidates.map((c) => ({
+        id: c.id,
+        roles: c.roles,
+        sameGroup: c.sameGroup,
+        avoidBoards: avoid.get(c.id) ?? new Set<string>(),
+        mayReserve: c.mayReserve,
+      })),
       states,
     );
+    if (reservedFor.length > 0) {
+      // Claim the reservations (first runner wins; a lost runner's reservation is taken over).
+      await db.$executeRaw`UPDATE "Job" SET "reservedRunnerId" = ${runnerId}::uuid
+        WHERE id = ANY(${reservedFor}::uuid[]) AND status = 'queued'
+          AND ("reservedRunnerId" IS NULL OR "reservedRunnerId" = ${runnerId}::uuid OR "reservedRunnerId" IN
+               (SELECT id FROM "Runner" WHERE "lastSeenAt" IS NULL OR "lastSeenAt" < now() - ${settings.runnerTimeoutMs} * interval '1 millisecond'))`;
+    }
     if (!placement) return { lease: null, healthCheck: null };
     const job = candidates.find((c) => c.id === placement.jobId)!;
     const boardIds = job.roles.map((r) => placement.boards.get(r.role)!.id);
@@ -112,7 +131,8 @@ export async function lease(db: PrismaClient, runnerId: string, settings: LeaseS
       // The run before the job: the lock order every writer uses.
       await tx.$queryRaw`SELECT id FROM "Run" WHERE id = ${job.runId}::uuid FOR UPDATE`;
       const claimed = await tx.$executeRaw`
-        UPDATE "Job" SET status = 'running', "startedAt" = coalesce("startedAt", now()) WHERE id = ${job.id}::uuid AND status = 'queued'`;
+        UPDATE "Job" SET status = 'running', "startedAt" = coalesce("startedAt", now()), "reservedRunnerId" = NULL
+        WHERE id = ${job.id}::uuid AND status = 'queued'`;
       if (claimed === 0) return undefined;
       const created = await tx.attempt.create({
         data: {

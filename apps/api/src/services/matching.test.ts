@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { matchRoles, planPlacement } from "./matching.ts";
+import { matchRoles, plan, planPlacement } from "./matching.ts";
 import type { RunnerBoardState } from "./matching.ts";
 
 const board = (id: string, over: Partial<RunnerBoardState> = {}): RunnerBoardState => ({
@@ -96,5 +96,13 @@ describe("planPlacement", () => {
   it("prefers boards a failed attempt did not use", () => {
     const p = planPlacement([{ id: "j", roles: roles(1), sameGroup: false, avoidBoards: new Set(["a"]) }], [board("a"), board("b")]);
     expect(p?.boards.get("r0")?.id).toBe("b");
+  });
+
+  it("does not hold boards back for a job another runner already reserves, so small jobs keep running here", () => {
+    const boards = [board("a"), board("b", { free: false })];
+    const big = { id: "big", roles: roles(2), sameGroup: false, avoidBoards: new Set<string>(), mayReserve: false };
+    const small = { id: "small", roles: roles(1), sameGroup: false, avoidBoards: new Set<string>() };
+    expect(plan([big, small], boards)).toEqual({ placement: expect.objectContaining({ jobId: "small" }), reservedFor: [] });
+    expect(plan([{ ...big, mayReserve: true }, small], boards)).toEqual({ placement: undefined, reservedFor: ["big"] });
   });
 });

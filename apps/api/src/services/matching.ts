@@ -55,10 +55,18 @@ function assign<B extends MatchBoard>(roles: readonly MatchRole[], boards: reado
   return search(0) ? chosen : undefined;
 }
 
-export type QueuedJobForPlan = { id: string; roles: readonly MatchRole[]; sameGroup: boolean; avoidBoards: ReadonlySet<string> };
+export type QueuedJobForPlan = {
+  id: string;
+  roles: readonly MatchRole[];
+  sameGroup: boolean;
+  avoidBoards: ReadonlySet<string>;
+  /** False when another live runner already holds boards back for this job: it may start here, but not reserve. */
+  mayReserve?: boolean;
+};
 export type RunnerBoardState = MatchBoard & { free: boolean };
 
 export type Placement = { jobId: string; boards: Map<string, RunnerBoardState> };
+export type Plan = { placement: Placement | undefined; reservedFor: string[] };
 
 /**
  * Chooses what one runner should start now, scanning queued jobs in scheduling order.
@@ -70,7 +78,13 @@ export type Placement = { jobId: string; boards: Map<string, RunnerBoardState> }
  * without this, a stream of 1-board jobs could keep a 4-board job waiting forever.
  */
 export function planPlacement(jobs: readonly QueuedJobForPlan[], boards: readonly RunnerBoardState[]): Placement | undefined {
+  return plan(jobs, boards).placement;
+}
+
+/** planPlacement, also naming the jobs this runner holds boards back for (the allocator records them). */
+export function plan(jobs: readonly QueuedJobForPlan[], boards: readonly RunnerBoardState[]): Plan {
   const reserved = new Set<string>();
+  const reservedFor: string[] = [];
   for (const job of jobs) {
     const open = boards.filter((b) => !reserved.has(b.id));
     // Prefer boards a failed attempt of this job did not use, so a retry lands elsewhere when it can.
@@ -80,9 +94,14 @@ export function planPlacement(jobs: readonly QueuedJobForPlan[], boards: readonl
       ordered.filter((b) => b.free),
       job.sameGroup,
     );
-    if (now) return { jobId: job.id, boards: now };
+    if (now) return { placement: { jobId: job.id, boards: now }, reservedFor };
+    // One runner reserves for a job: if every runner that could host it held boards back, all would drain.
+    if (job.mayReserve === false) continue;
     const later = matchRoles(job.roles, [...ordered.filter((b) => b.free), ...ordered.filter((b) => !b.free)], job.sameGroup);
-    if (later) for (const b of later.values()) reserved.add(b.id);
+    if (later) {
+      for (const b of later.values()) reserved.add(b.id);
+      reservedFor.push(job.id);
+    }
   }
-  return undefined;
+  return { placement: undefined, reservedFor };
 }

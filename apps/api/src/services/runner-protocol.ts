@@ -269,7 +269,10 @@ export async function endAttempt(db: Db, attemptId: string, input: EndAttemptInp
     else next = "passed";
   }
   assertTransition("job", job.id, job.status, next);
-  await db.job.update({ where: { id: job.id }, data: { status: next, finishedAt: next === "queued" ? null : new Date() } });
+  await db.job.update({
+    where: { id: job.id },
+    data: { status: next, finishedAt: next === "queued" ? null : new Date(), reservedRunnerId: null },
+  });
   await updateBoardHealth(db, attemptId, input);
   await rollUpRun(db, job.runId);
   if (input.status === "error" && !willRetry) {
