@@ -13,7 +13,7 @@ import { createOrchestrator } from "../../src/jobs/orchestrator.ts";
 import type { SuiteCatalog } from "../../src/suites.ts";
 import { ensureAdminToken } from "../../src/services/tokens.ts";
 import { WorkSignal } from "../../src/work-signal.ts";
-import { createTestDatabase, TEST_REDIS_URL, uniquePrefix } from "./services.ts";
+import { createTestDatabase, dropRedisPrefix, TEST_REDIS_URL, uniquePrefix } from "./services.ts";
 
 /**
  * A fixed catalog, so API tests do not depend on how the real suites evolve: one two-role radio suite shaped like
@@ -94,6 +94,7 @@ export async function buildTestApp(overrides: Record<string, string> = {}, optio
       await orchestrator.close();
       await prisma.$disconnect();
       await db.drop();
+      await dropRedisPrefix(env.HIL_QUEUE_PREFIX);
     },
   };
 }

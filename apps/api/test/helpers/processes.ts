@@ -9,7 +9,7 @@ import { execa } from "execa";
 import type { ResultPromise } from "execa";
 import { createPrisma } from "../../src/db.ts";
 import { freePort } from "../../src/launcher/services.ts";
-import { createTestDatabase, TEST_REDIS_URL, uniquePrefix } from "./services.ts";
+import { createTestDatabase, dropRedisPrefix, TEST_REDIS_URL, uniquePrefix } from "./services.ts";
 
 export const repoRoot = resolve(import.meta.dirname, "../../../..");
 
@@ -144,6 +144,7 @@ export async function startApiOnly(apiEnv: Record<string, string> = {}) {
       await api.stop();
       await prisma.$disconnect();
       await db.drop();
+      await dropRedisPrefix(env.HIL_QUEUE_PREFIX!);
     },
   };
 }
@@ -208,6 +209,7 @@ export async function startStack(
       for (const r of runners) await r.stop();
       await stack.api.stop();
       await db.drop();
+      await dropRedisPrefix(env.HIL_QUEUE_PREFIX!);
     },
   };
   stack.runner = await addRunner("e2e-lab");

@@ -3,6 +3,7 @@
  * migrated template (fast, isolated) and its own BullMQ key prefix.
  */
 import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
 import pg from "pg";
 
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -37,3 +38,18 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
 }
 
 export const uniquePrefix = () => `hiltest-${randomBytes(4).toString("hex")}`;
+
+/** Deletes every Redis key of a test's BullMQ prefix (delayed watchdogs and job schedulers would otherwise stay). */
+export async function dropRedisPrefix(prefix: string): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
