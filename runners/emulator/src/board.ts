@@ -1,11 +1,11 @@
 /**
  * An emulated nRF52840DK: flash contents, serial console, radio, and the kernel boot that runs from them.
  */
-import { appTbf } from "./tab.ts";
+import { checkImages, describeImage } from "./flash-check.ts";
+import type { FlashLayout } from "./flash-check.ts";
 import type { Board, FirmwareImage, FlashReport, SerialConsole } from "@tock-hil/board";
 import { FlashError } from "@tock-hil/board";
 import type { KernelImageInfo } from "./kernel-image.ts";
-import { KernelImageError, parseKernelImage } from "./kernel-image.ts";
 import type { KernelStats, LoadedApp } from "./kernel.ts";
 import { Kernel } from "./kernel.ts";
 import type { OtSettings } from "./ot/cli-firmware.ts";
@@ -16,11 +16,10 @@ import type { Medium, RadioStats } from "./radio.ts";
 import { Radio } from "./radio.ts";
 import { SnifferFirmware } from "./sniffer-firmware.ts";
 import type { Scheduler } from "./scheduler.ts";
-import { TbfError, parseTbf } from "./tbf.ts";
 import { Uart, uartDurationUs } from "./uart.ts";
 
 /** nRF52840 flash layout used by the nrf52840dk board (boards/nordic/nrf52840_chip_layout.ld). */
-export const NRF52840DK_LAYOUT = { kernelAddress: 0x0, kernelSize: 0x40000, appsAddress: 0x40000, appsSize: 0xc0000 };
+export const NRF52840DK_LAYOUT: FlashLayout = { kernelAddress: 0x0, kernelSize: 0x40000, appsAddress: 0x40000, appsSize: 0xc0000 };
 
 export const SUPPORTED_BOARD_TYPES = ["nrf52840dk"] as const;
 
@@ -50,9 +49,7 @@ export function eui64For(boardName: string): Uint8Array {
 }
 
 /** "radio_rx (sha256 1a2b3c4d…)": how error messages name an image. */
-export function describeImage(image: FirmwareImage): string {
-  return `${image.name} (sha256 ${image.sha256.slice(0, 8)}…)`;
-}
+export { describeImage };
 
 export class EmulatedBoard implements Board {
   readonly name: string;
@@ -118,60 +115,7 @@ export class EmulatedBoard implements Board {
     this.#stop();
     this.#flash = undefined;
     this.#otSettings = {};
-    const kernels = images.filter((i) => i.kind === "kernel");
-    if (kernels.length !== 1) {
-      throw new FlashError(
-        "invalid_image",
-        `${this.name}: expected exactly one kernel image, got ${kernels.length}` +
-          (kernels.length > 0 ? ` (${kernels.map(describeImage).join(", ")})` : ""),
-      );
-    }
-    const kernelImage = kernels[0] as FirmwareImage;
-    let kernel: KernelImageInfo;
-    try {
-      kernel = parseKernelImage(kernelImage.bytes);
-    } catch (err) {
-      if (err instanceof KernelImageError) {
-        throw new FlashError("invalid_image", `${describeImage(kernelImage)}: ${err.message}`, kernelImage.name);
-      }
-      throw err;
-    }
-    if (kernel.board !== this.type) {
-      throw new FlashError(
-        "wrong_board",
-        `${describeImage(kernelImage)}: kernel is built for board "${kernel.board}", ${this.name} is a ${this.type}`,
-        kernelImage.name,
-      );
-    }
-    if (kernel.totalSize > NRF52840DK_LAYOUT.kernelSize) {
-      throw new FlashError("invalid_image", `${describeImage(kernelImage)}: kernel does not fit in the kernel region`, kernelImage.name);
-    }
-    const written: FlashReport["written"] = [
-      { name: kernelImage.name, sha256: kernelImage.sha256, address: NRF52840DK_LAYOUT.kernelAddress, size: kernelImage.bytes.length },
-    ];
-    const apps: LoadedApp[] = [];
-    const names = new Set<string>([kernelImage.name]);
-    let address = NRF52840DK_LAYOUT.appsAddress;
-    for (const image of images) {
-      if (image.kind === "kernel") continue;
-      // A TAB contributes the TBF for this board's architecture (or is refused, naming the image).
-      const tbf = appTbf(image, this.name, this.type, describeImage);
-      let header;
-      try {
-        header = parseTbf(tbf);
-      } catch (err) {
-        if (err instanceof TbfError) throw new FlashError("invalid_image", `${describeImage(image)}: ${err.message}`, image.name);
-        throw err;
-      }
-      if (address + header.totalSize > NRF52840DK_LAYOUT.appsAddress + NRF52840DK_LAYOUT.appsSize) {
-        throw new FlashError("invalid_image", `${describeImage(image)}: apps do not fit in the 768 KiB app region`, image.name);
-      }
-      apps.push({ header, address });
-      names.add(image.name);
-      if (header.packageName) names.add(header.packageName);
-      written.push({ name: image.name, sha256: image.sha256, address, size: header.totalSize });
-      address += header.totalSize;
-    }
+    const { kernel, kernelImage, apps, names, written } = checkImages(this, NRF52840DK_LAYOUT, images);
     if (signal?.aborted) throw new FlashError("cancelled", `flashing ${this.name} was cancelled`);
     if ((kernel.flavour === "ot-cli-ftd" || kernel.flavour === "sniffer") && apps.length > 0) {
       throw new FlashError(

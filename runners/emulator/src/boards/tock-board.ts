@@ -3,18 +3,16 @@
  * TBF apps, checked against the board's flash layout), reset/halt, and a 115200-baud console. Subclasses start
  * their kernel(s) and peripherals from what is in flash.
  */
-import { appTbf } from "../tab.ts";
 import type { Board, FirmwareImage, FlashReport, SerialConsole } from "@tock-hil/board";
 import { FlashError } from "@tock-hil/board";
-import { describeImage } from "../board.ts";
+import { checkImages } from "../flash-check.ts";
+import type { FlashLayout } from "../flash-check.ts";
 import type { KernelImageInfo } from "../kernel-image.ts";
-import { KernelImageError, parseKernelImage } from "../kernel-image.ts";
 import type { LoadedApp } from "../kernel.ts";
 import type { Scheduler } from "../scheduler.ts";
-import { TbfError, parseTbf } from "../tbf.ts";
 import { Uart, uartDurationUs } from "../uart.ts";
 
-export type FlashLayout = { kernelAddress: number; kernelSize: number; appsAddress: number; appsSize: number };
+export type { FlashLayout };
 
 export type FlashContents = { kernel: KernelImageInfo; kernelBytes: Uint8Array; apps: LoadedApp[] };
 
@@ -53,59 +51,7 @@ export abstract class TockBoard implements Board {
     if (signal?.aborted) throw new FlashError("cancelled", `flashing ${this.name} was cancelled`);
     this.#stop();
     this.#flash = undefined;
-    const kernels = images.filter((i) => i.kind === "kernel");
-    if (kernels.length !== 1) {
-      throw new FlashError(
-        "invalid_image",
-        `${this.name}: expected exactly one kernel image, got ${kernels.length}` +
-          (kernels.length > 0 ? ` (${kernels.map(describeImage).join(", ")})` : ""),
-      );
-    }
-    const kernelImage = kernels[0] as FirmwareImage;
-    let kernel: KernelImageInfo;
-    try {
-      kernel = parseKernelImage(kernelImage.bytes);
-    } catch (err) {
-      if (err instanceof KernelImageError)
-        throw new FlashError("invalid_image", `${describeImage(kernelImage)}: ${err.message}`, kernelImage.name);
-      throw err;
-    }
-    if (kernel.board !== this.type) {
-      throw new FlashError(
-        "wrong_board",
-        `${describeImage(kernelImage)}: kernel is built for board "${kernel.board}", ${this.name} is a ${this.type}`,
-        kernelImage.name,
-      );
-    }
-    const L = this.#layout;
-    if (kernel.totalSize > L.kernelSize)
-      throw new FlashError(
-        "invalid_image",
-        `${describeImage(kernelImage)}: kernel does not fit in the ${L.kernelSize / 1024} KiB kernel region`,
-        kernelImage.name,
-      );
-    const written: FlashReport["written"] = [
-      { name: kernelImage.name, sha256: kernelImage.sha256, address: L.kernelAddress, size: kernelImage.bytes.length },
-    ];
-    const apps: LoadedApp[] = [];
-    let address = L.appsAddress;
-    for (const image of images) {
-      if (image.kind === "kernel") continue;
-      // A TAB contributes the TBF for this board's architecture (or is refused, naming the image).
-      const tbf = appTbf(image, this.name, this.type, describeImage);
-      let header;
-      try {
-        header = parseTbf(tbf);
-      } catch (err) {
-        if (err instanceof TbfError) throw new FlashError("invalid_image", `${describeImage(image)}: ${err.message}`, image.name);
-        throw err;
-      }
-      if (address + header.totalSize > L.appsAddress + L.appsSize)
-        throw new FlashError("invalid_image", `${describeImage(image)}: apps do not fit in the app region`, image.name);
-      apps.push({ header, address });
-      written.push({ name: image.name, sha256: image.sha256, address, size: header.totalSize });
-      address += header.totalSize;
-    }
+    const { kernel, kernelImage, apps, written } = checkImages(this, this.#layout, images);
     if (signal?.aborted) throw new FlashError("cancelled", `flashing ${this.name} was cancelled`);
     this.#flash = { kernel, kernelBytes: kernelImage.bytes.slice(), apps };
     return { written, log: "" };
