@@ -224,3 +224,17 @@ export type Suite = {
   manifest: SuiteManifest;
   tests: TestCase[];
 };
+
+/** A suite's test manifest by name, for building its TestCase (`{ ...testManifest(manifest, "radio_rx"), run }`). */
+export function testManifest(manifest: SuiteManifest, name: string): TestManifest {
+  const t = manifest.tests.find((x) => x.name === name);
+  if (!t) throw new Error(`suite ${manifest.name} has no test ${name} in its manifest`);
+  return t;
+}
+
+/** The board or console log of a role in a test context, with an error naming the role when it is missing. */
+export function forRole<T>(map: Readonly<Record<string, T>>, name: string, what: string): T {
+  const v = map[name];
+  if (v === undefined) throw new Error(`${what} for role "${name}" is missing from the test context`);
+  return v;
+}

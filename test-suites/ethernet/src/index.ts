@@ -3,6 +3,7 @@
  * virtual time, and judges its serial output. The board is reset per test so a test never depends on another.
  */
 import type { Suite, TestCase, TestContext, TestOutcome } from "@tock-hil/board";
+import { forRole as role } from "@tock-hil/board";
 import type { Verdict } from "./judge.ts";
 import { judgeArp, judgeHttp, judgeIcmp, judgeTapLimits, judgeUdp } from "./judge.ts";
 import { manifest } from "./manifest.ts";
@@ -12,12 +13,6 @@ export * from "./judge.ts";
 
 /** Boot + ARP + 20 pings at 100 ms + UDP + tap checks take about 3 s; the rest is margin for retries under loss. */
 export const RUN_MS = 6000;
-
-function role<T>(map: Readonly<Record<string, T>>, name: string, what: string): T {
-  const v = map[name];
-  if (v === undefined) throw new Error(`${what} for role "${name}" is missing from the test context`);
-  return v;
-}
 
 function test(name: string, judge: (text: string) => Verdict): TestCase {
   const m = manifest.tests.find((t) => t.name === name);

@@ -8,6 +8,7 @@
  *   wrong reason.
  */
 import type { Board, ConsoleLog, FirmwareImage, FlashFailureCode, Suite, TestCase, TestContext, TestOutcome } from "@tock-hil/board";
+import { forRole as role, testManifest } from "@tock-hil/board";
 import { FlashError } from "@tock-hil/board";
 import { EXPECTED_APP, manifest } from "./manifest.ts";
 
@@ -17,18 +18,6 @@ export const HELLO_LINE = "Hello World!";
 export const BOOT_WAIT_MS = 1000;
 const LIST_HEADER = /^\s*PID\s+ShortID\s+Name\s+Quanta\s+Syscalls\s+Restarts\s+Grants\s+State\s*$/;
 const PANIC = /^panicked at (.*)$/;
-
-function testManifest(name: string): Omit<TestCase, "run"> {
-  const t = manifest.tests.find((x) => x.name === name);
-  if (!t) throw new Error(`manifest has no test ${name}`);
-  return t;
-}
-
-function role<T>(map: Readonly<Record<string, T>>, name: string, what: string): T {
-  const v = map[name];
-  if (v === undefined) throw new Error(`${what} for role "${name}" is missing from the test context`);
-  return v;
-}
 
 const lines = (text: string): string[] => text.split("\n").map((l) => l.replace(/\r$/, ""));
 
@@ -85,7 +74,7 @@ export function appNotLoaded(rows: ProcessRow[] | undefined, app: string): TestO
 }
 
 const appLoaded: TestCase = {
-  ...testManifest("app_loaded"),
+  ...testManifest(manifest, "app_loaded"),
   async run(ctx) {
     const dut = role(ctx.boards, "dut", "board");
     const log = role(ctx.consoles, "dut", "console log");
@@ -112,7 +101,7 @@ const appLoaded: TestCase = {
 /** A broken-image test: flashing `names` must fail with `code` and a message matching `reason`. */
 function refusal(name: string, names: string[], code: FlashFailureCode, reason: RegExp, image: string): TestCase {
   return {
-    ...testManifest(name),
+    ...testManifest(manifest, name),
     async run(ctx) {
       const dut = role(ctx.boards, "dut", "board");
       try {
@@ -137,7 +126,7 @@ function refusal(name: string, names: string[], code: FlashFailureCode, reason: 
 }
 
 const disabledApp: TestCase = {
-  ...testManifest("disabled_app"),
+  ...testManifest(manifest, "disabled_app"),
   async run(ctx) {
     const dut = role(ctx.boards, "dut", "board");
     const log = role(ctx.consoles, "dut", "console log");

@@ -3,6 +3,7 @@
  * code judges real nRF52840DKs and emulated ones.
  */
 import type { Board, FirmwareImage, Suite, TestCase, TestContext, TestOutcome } from "@tock-hil/board";
+import { forRole as role, testManifest } from "@tock-hil/board";
 import { FlashError } from "@tock-hil/board";
 import { countRxBlocks, countTransmissions, judgeRadioAck, judgeRadioRx, judgeRadioTx, judgeRadioTxRaw } from "./judge.ts";
 import { manifest } from "./manifest.ts";
@@ -18,20 +19,8 @@ export const RADIO_ACK_SECONDS = 10;
 export const RADIO_TX_RAW_SECONDS = 60;
 export const MISMATCH_SECONDS = 10;
 
-function testManifest(name: string): Omit<TestCase, "run"> {
-  const t = manifest.tests.find((x) => x.name === name);
-  if (!t) throw new Error(`manifest has no test ${name}`);
-  return t;
-}
-
-function role<T>(map: Readonly<Record<string, T>>, name: string, what: string): T {
-  const v = map[name];
-  if (v === undefined) throw new Error(`${what} for role "${name}" is missing from the test context`);
-  return v;
-}
-
 const radioTx: TestCase = {
-  ...testManifest("radio_tx"),
+  ...testManifest(manifest, "radio_tx"),
   async run(ctx: TestContext): Promise<TestOutcome> {
     const tx = role(ctx.boards, "tx", "board");
     const log = role(ctx.consoles, "tx", "console log");
@@ -55,7 +44,7 @@ const radioTx: TestCase = {
 };
 
 const radioRx: TestCase = {
-  ...testManifest("radio_rx"),
+  ...testManifest(manifest, "radio_rx"),
   async run(ctx: TestContext): Promise<TestOutcome> {
     const tx = role(ctx.boards, "tx", "board");
     const rx = role(ctx.boards, "rx", "board");
@@ -111,7 +100,7 @@ async function reflash(board: Board, images: FirmwareImage[], signal: AbortSigna
 }
 
 const radioAck: TestCase = {
-  ...testManifest("radio_ack"),
+  ...testManifest(manifest, "radio_ack"),
   async run(ctx: TestContext): Promise<TestOutcome> {
     const tx = role(ctx.boards, "tx", "board");
     const rx = role(ctx.boards, "rx", "board");
@@ -145,7 +134,7 @@ const radioAck: TestCase = {
 };
 
 const radioTxRaw: TestCase = {
-  ...testManifest("radio_tx_raw"),
+  ...testManifest(manifest, "radio_tx_raw"),
   async run(ctx: TestContext): Promise<TestOutcome> {
     const tx = role(ctx.boards, "tx", "board");
     const rx = role(ctx.boards, "rx", "board");
@@ -176,7 +165,7 @@ const radioTxRaw: TestCase = {
 };
 
 const radioChannelMismatch: TestCase = {
-  ...testManifest("radio_channel_mismatch"),
+  ...testManifest(manifest, "radio_channel_mismatch"),
   async run(ctx: TestContext): Promise<TestOutcome> {
     const tx = role(ctx.boards, "tx", "board");
     const rx = role(ctx.boards, "rx", "board");

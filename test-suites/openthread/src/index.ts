@@ -3,6 +3,7 @@
  * and the Tock node is judged on what its OpenThread app prints, so the same code runs on real boards.
  */
 import type { Board, ConsoleLog, FirmwareImage, Suite, TestCase, TestContext, TestOutcome } from "@tock-hil/board";
+import { forRole as role, testManifest } from "@tock-hil/board";
 import { FlashError } from "@tock-hil/board";
 import { manifest } from "./manifest.ts";
 
@@ -19,18 +20,6 @@ export const ROUTER_STARTUP_MS = 3000;
 /** A network key that differs from the tutorial dataset's 00112233445566778899aabbccddeeff. */
 export const OTHER_NETWORK_KEY = "ffeeddccbbaa99887766554433221100";
 const POLL_MS = 100;
-
-function testManifest(name: string): Omit<TestCase, "run"> {
-  const t = manifest.tests.find((x) => x.name === name);
-  if (!t) throw new Error(`manifest has no test ${name}`);
-  return t;
-}
-
-function role<T>(map: Readonly<Record<string, T>>, name: string, what: string): T {
-  const v = map[name];
-  if (v === undefined) throw new Error(`${what} for role "${name}" is missing from the test context`);
-  return v;
-}
 
 const lines = (text: string): string[] => text.split("\n").map((l) => l.replace(/\r$/, ""));
 
@@ -123,7 +112,7 @@ async function finish(s: Setup): Promise<void> {
 }
 
 const openthreadHello: TestCase = {
-  ...testManifest("openthread_hello"),
+  ...testManifest(manifest, "openthread_hello"),
   async run(ctx) {
     const s = await start(ctx, "openthread_hello");
     if (!isSetup(s)) return s;
@@ -159,7 +148,7 @@ const openthreadHello: TestCase = {
 };
 
 const udpNodeToRouter: TestCase = {
-  ...testManifest("udp_node_to_router"),
+  ...testManifest(manifest, "udp_node_to_router"),
   async run(ctx) {
     const s = await start(ctx, "openthread_udp_tx");
     if (!isSetup(s)) return s;
@@ -204,7 +193,7 @@ const udpNodeToRouter: TestCase = {
 };
 
 const udpRouterToNode: TestCase = {
-  ...testManifest("udp_router_to_node"),
+  ...testManifest(manifest, "udp_router_to_node"),
   async run(ctx) {
     const s = await start(ctx, "openthread_udp_rx");
     if (!isSetup(s)) return s;
@@ -248,7 +237,7 @@ const udpRouterToNode: TestCase = {
 };
 
 const ping: TestCase = {
-  ...testManifest("ping"),
+  ...testManifest(manifest, "ping"),
   async run(ctx) {
     const s = await start(ctx, "openthread_hello");
     if (!isSetup(s)) return s;
@@ -272,7 +261,7 @@ const ping: TestCase = {
 };
 
 const wrongNetworkKey: TestCase = {
-  ...testManifest("wrong_network_key"),
+  ...testManifest(manifest, "wrong_network_key"),
   async run(ctx) {
     const flashed = await flashNode(ctx, "openthread_hello");
     if (flashed) return flashed;
@@ -313,7 +302,7 @@ const wrongNetworkKey: TestCase = {
 };
 
 const routerRebootReattach: TestCase = {
-  ...testManifest("router_reboot_reattach"),
+  ...testManifest(manifest, "router_reboot_reattach"),
   async run(ctx) {
     const s = await start(ctx, "openthread_hello");
     if (!isSetup(s)) return s;
