@@ -2,7 +2,7 @@
  * Leasing: decides what a runner does next, atomically in Postgres. First a health check for any board whose
  * health is unknown (new boards, boards after an infra error); otherwise the first queued job, in scheduling order,
  * whose every role its free healthy boards can fill at once (gang allocation, no hold-and-wait), with reservations
- * that stop big jobs from starving (see planPlacement).
+ * that stop big jobs from starving (see plan in matching.ts).
  *
  * Scheduling order: effective priority (trigger priority plus aging) first, then fair share (the project with fewer
  * running jobs first), then age.

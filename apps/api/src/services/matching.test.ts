@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { matchRoles, plan, planPlacement } from "./matching.ts";
+import { matchRoles, plan } from "./matching.ts";
+import type { QueuedJobForPlan, RunnerBoardState as Boards } from "./matching.ts";
 import type { RunnerBoardState } from "./matching.ts";
 
 const board = (id: string, over: Partial<RunnerBoardState> = {}): RunnerBoardState => ({
@@ -53,10 +54,12 @@ describe("matchRoles", () => {
   });
 });
 
-describe("planPlacement", () => {
+const placement = (jobs: QueuedJobForPlan[], boards: Boards[]) => plan(jobs, boards).placement;
+
+describe("plan", () => {
   it("starts the first job that fits on free boards", () => {
     const boards = [board("a"), board("b", { free: false })];
-    const p = planPlacement([{ id: "j1", roles: roles(1), sameGroup: false, avoidBoards: new Set() }], boards);
+    const p = placement([{ id: "j1", roles: roles(1), sameGroup: false, avoidBoards: new Set() }], boards);
     expect(p?.jobId).toBe("j1");
     expect(p?.boards.get("r0")?.id).toBe("a");
   });
@@ -66,24 +69,24 @@ describe("planPlacement", () => {
     const boards = [board("a"), board("b"), board("c"), board("d", { free: false }), board("e", { free: false })];
     const big = { id: "big", roles: roles(4), sameGroup: false, avoidBoards: new Set<string>() };
     const small = { id: "small", roles: roles(1), sameGroup: false, avoidBoards: new Set<string>() };
-    expect(planPlacement([big, small], boards)).toBeUndefined();
+    expect(placement([big, small], boards)).toBeUndefined();
     // Whichever busy board frees first, the big job starts: the small job never took a reserved free board.
     boards[4]!.free = true;
-    expect(planPlacement([big, small], boards)).toMatchObject({ jobId: "big" });
+    expect(placement([big, small], boards)).toMatchObject({ jobId: "big" });
   });
 
   it("backfills small jobs onto boards outside the reservation", () => {
     const boards = [board("a"), board("b"), board("c", { free: false }), board("d", { free: false }), board("e", { group: "g2" })];
     const big = { id: "big", roles: roles(4), sameGroup: true, avoidBoards: new Set<string>() };
     const small = { id: "small", roles: roles(1), sameGroup: false, avoidBoards: new Set<string>() };
-    const p = planPlacement([big, small], boards);
+    const p = placement([big, small], boards);
     expect(p?.jobId).toBe("small");
     expect(p?.boards.get("r0")?.id).toBe("e");
   });
 
   it("lets a small job run when the big job can never fit on this runner", () => {
     const boards = [board("a"), board("b")];
-    const p = planPlacement(
+    const p = placement(
       [
         { id: "big", roles: roles(4), sameGroup: false, avoidBoards: new Set() },
         { id: "small", roles: roles(1), sameGroup: false, avoidBoards: new Set() },
@@ -94,7 +97,7 @@ describe("planPlacement", () => {
   });
 
   it("prefers boards a failed attempt did not use", () => {
-    const p = planPlacement([{ id: "j", roles: roles(1), sameGroup: false, avoidBoards: new Set(["a"]) }], [board("a"), board("b")]);
+    const p = placement([{ id: "j", roles: roles(1), sameGroup: false, avoidBoards: new Set(["a"]) }], [board("a"), board("b")]);
     expect(p?.boards.get("r0")?.id).toBe("b");
   });
 

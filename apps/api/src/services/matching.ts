@@ -75,13 +75,9 @@ export type Plan = { placement: Placement | undefined; reservedFor: string[] };
  * boards once busy ones free up reserves a set of boards (free ones first, so the fewest busy boards stand between
  * it and its start). Later jobs may only use boards outside every reservation. The free boards inside a reservation
  * stay idle until the reserving job starts, so their number only grows and the reserving job must eventually fit;
- * without this, a stream of 1-board jobs could keep a 4-board job waiting forever.
+ * without this, a stream of 1-board jobs could keep a 4-board job waiting forever. Also returns the jobs this
+ * runner holds boards back for (the allocator records them so only one runner reserves for a job).
  */
-export function planPlacement(jobs: readonly QueuedJobForPlan[], boards: readonly RunnerBoardState[]): Placement | undefined {
-  return plan(jobs, boards).placement;
-}
-
-/** planPlacement, also naming the jobs this runner holds boards back for (the allocator records them). */
 export function plan(jobs: readonly QueuedJobForPlan[], boards: readonly RunnerBoardState[]): Plan {
   const reserved = new Set<string>();
   const reservedFor: string[] = [];
