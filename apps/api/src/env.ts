@@ -15,6 +15,8 @@ export const Env = z.object({
     .regex(/^postgres(ql)?:\/\//, "DATABASE_URL must start with postgresql://"),
   // Postgres connections this process may hold (leases, results and finishes each use one briefly).
   HIL_DB_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(20),
+  // Connections of the runner protocol's hot path (scheduling passes, results, finishes), besides HIL_DB_POOL_SIZE.
+  HIL_SQL_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(8),
   // Redis for BullMQ (work in motion only; nothing durable). `npm start` spawns a private redis-server when unset.
   REDIS_URL: z
     .string({ message: "REDIS_URL is required (e.g. redis://127.0.0.1:6379)" })

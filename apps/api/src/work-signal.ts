@@ -11,6 +11,12 @@ export class WorkSignal {
     this.emitter.emit("work");
   }
 
+  /** Calls `listener` on every notify(); returns the function that stops it. */
+  subscribe(listener: () => void): () => void {
+    this.emitter.on("work", listener);
+    return () => this.emitter.off("work", listener);
+  }
+
   /** Resolves on the next notify() or after `ms`, whichever comes first. */
   wait(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {

@@ -86,14 +86,11 @@ describe("gang allocation", () => {
     // Keep the queue full of 1-board jobs, so without reservations a free board would always find a small job.
     const feeder = (async () => {
       while (!stop.done) {
-        if (
-          (await t.prisma.job.count({
-            where: { status: "queued", suite: "bench", roles: { path: ["0", "boardType"], equals: "stream" } },
-          })) < 6
-        ) {
-          small.push((await insertJob(t.prisma, { boards: 1, boardType: "stream" })).jobId);
-        }
-        await sleep(10);
+        const queued = await t.prisma.job.count({
+          where: { status: "queued", suite: "bench", roles: { path: ["0", "boardType"], equals: "stream" } },
+        });
+        for (let i = queued; i < 8; i++) small.push((await insertJob(t.prisma, { boards: 1, boardType: "stream" })).jobId);
+        await sleep(5);
       }
     })();
     const loops = [0, 1, 2, 3].map(() =>
@@ -104,7 +101,8 @@ describe("gang allocation", () => {
         (id) => started.push(id),
       ),
     );
-    await sleep(300);
+    // Jobs inserted straight into the database wake no lease request, so give the stream time to get going.
+    await expect.poll(() => started.length, { timeout: 10_000, interval: 50 }).toBeGreaterThan(8);
     const big = await insertJob(t.prisma, { boards: 4, boardType: "stream" });
     const smallBefore = new Set(small);
     await expect.poll(() => started.includes(big.jobId), { timeout: 10_000, interval: 50 }).toBe(true);

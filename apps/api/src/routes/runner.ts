@@ -18,21 +18,17 @@ import {
   SyncBoardsResponse,
 } from "@tock-hil/protocol";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import type { Logger } from "pino";
 import { z } from "zod";
 import { AppError, ErrorCode } from "../errors.ts";
 import { runnerOf } from "../plugins/auth.ts";
 import { openArtifact } from "../services/artifacts.ts";
 import { storeAttemptArtifact } from "../services/attempt-artifacts.ts";
-import { lease, reportHealth } from "../services/allocator.ts";
-import {
-  appendLogChunk,
-  endOrphanedAttempts,
-  finishAttempt,
-  heartbeat,
-  registerRunner,
-  submitResults,
-  syncBoards,
-} from "../services/runner-protocol.ts";
+import { Dispatcher, reportHealth } from "../services/allocator.ts";
+import { createSqlPool } from "../db.ts";
+import { Batcher, finishCompletedBatch, submitResultsBatch } from "../services/runner-batches.ts";
+import type { FinishItem, ResultsItem } from "../services/runner-batches.ts";
+import { appendLogChunk, endOrphanedAttempts, finishAttempt, heartbeat, registerRunner, syncBoards } from "../services/runner-protocol.ts";
 
 const AttemptParams = z.object({ id: z.uuid({ message: "attempt id must be a UUID" }) });
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody };
@@ -40,6 +36,23 @@ const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody 
 /** The runner protocol. Runners never touch Postgres or Redis; this is their only door. */
 export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
   const { prisma, env, workSignal, orchestrator } = fastify.deps;
+  const sql = createSqlPool(env.DATABASE_URL, env.HIL_SQL_POOL_SIZE);
+  const dispatcher = new Dispatcher({
+    pool: sql,
+    prisma,
+    workSignal,
+    logger: fastify.log.child({ component: "dispatcher" }) as unknown as Logger,
+    settings: {
+      agingPerMinute: env.HIL_AGING_PER_MINUTE,
+      runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS,
+      steps: { fetchMs: env.HIL_STEP_FETCH_MS, flashMs: env.HIL_STEP_FLASH_MS, bootMs: env.HIL_STEP_BOOT_MS, testMs: env.HIL_STEP_TEST_MS },
+    },
+  });
+  const results = new Batcher((items: ResultsItem[]) => submitResultsBatch(sql, items));
+  const completions = new Batcher((items: FinishItem[]) => finishCompletedBatch(sql, items));
+  // Waiting lease requests are answered (empty) before the server stops, then the pool closes.
+  fastify.addHook("preClose", () => dispatcher.close());
+  fastify.addHook("onClose", () => sql.end());
 
   fastify.post(
     "/register",
@@ -89,44 +102,24 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
     },
     async (request) => {
       const runner = runnerOf(request);
-      const deadline = Date.now() + request.body.waitMs;
       const aborted = new AbortController();
       request.raw.on("close", () => aborted.abort());
-      const settings = {
-        agingPerMinute: env.HIL_AGING_PER_MINUTE,
-        runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS,
-        steps: {
-          fetchMs: env.HIL_STEP_FETCH_MS,
-          flashMs: env.HIL_STEP_FLASH_MS,
-          bootMs: env.HIL_STEP_BOOT_MS,
-          testMs: env.HIL_STEP_TEST_MS,
-        },
-      };
-      for (;;) {
-        const decision = await lease(prisma, runner.runnerId, settings);
-        if (decision.healthCheck) {
-          request.log.info({ board: decision.healthCheck.board, runner: runner.name }, "health check leased");
-          return decision;
-        }
-        const leased = decision.lease;
-        if (leased) {
-          request.log.info({ attemptId: leased.attemptId, jobId: leased.jobId, runId: leased.runId, runner: runner.name }, "job leased");
-          // Slack beyond the suite's own bound covers fetching, flashing and uploads; the watchdog is a backstop.
-          const timeoutMs = leased.timeoutMs + env.HIL_ATTEMPT_GRACE_MS;
-          await orchestrator
-            .enqueue(
-              "hil.attempt.timeout",
-              { attemptId: leased.attemptId, timeoutMs },
-              { delay: timeoutMs, jobId: `timeout-${leased.attemptId}` },
-            )
-            .catch((err: unknown) => request.log.warn({ err, attemptId: leased.attemptId }, "could not schedule the attempt watchdog"));
-          return decision;
-        }
-        const left = deadline - Date.now();
-        if (left <= 0 || aborted.signal.aborted) return { lease: null, healthCheck: null };
-        // Poll at least every second as well: another API process may have freed boards or queued work.
-        await workSignal.wait(Math.min(left, 1000), aborted.signal);
+      const decision = await dispatcher.lease(runner.runnerId, request.body.waitMs, aborted.signal);
+      if (decision.healthCheck) request.log.info({ board: decision.healthCheck.board, runner: runner.name }, "health check leased");
+      const leased = decision.lease;
+      if (leased) {
+        request.log.info({ attemptId: leased.attemptId, jobId: leased.jobId, runId: leased.runId, runner: runner.name }, "job leased");
+        // Slack beyond the suite's own bound covers fetching, flashing and uploads; the watchdog is a backstop.
+        const timeoutMs = leased.timeoutMs + env.HIL_ATTEMPT_GRACE_MS;
+        orchestrator
+          .enqueue(
+            "hil.attempt.timeout",
+            { attemptId: leased.attemptId, timeoutMs },
+            { delay: timeoutMs, jobId: `timeout-${leased.attemptId}` },
+          )
+          .catch((err: unknown) => request.log.warn({ err, attemptId: leased.attemptId }, "could not schedule the attempt watchdog"));
       }
+      return decision;
     },
   );
 
@@ -238,7 +231,8 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
       preHandler: fastify.requireRunner,
       schema: { tags: ["runner"], params: AttemptParams, body: SubmitResultsBody, response: { 200: SubmitResultsResponse, ...errors } },
     },
-    async (request) => submitResults(prisma, runnerOf(request).runnerId, request.params.id, request.body.results),
+    async (request) =>
+      results.submit({ runnerId: runnerOf(request).runnerId, attemptId: request.params.id, results: request.body.results }),
   );
 
   fastify.post(
@@ -248,7 +242,13 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
       schema: { tags: ["runner"], params: AttemptParams, body: FinishAttemptBody, response: { 200: FinishAttemptResponse, ...errors } },
     },
     async (request) => {
-      const result = await finishAttempt(prisma, runnerOf(request).runnerId, request.params.id, request.body, env.HIL_BOARD_BAD_AFTER);
+      const { runnerId } = runnerOf(request);
+      const { body } = request;
+      // The common case goes through the batch; infra errors and cancellations take the single-attempt path.
+      const result =
+        body.status === "completed"
+          ? await completions.submit({ runnerId, attemptId: request.params.id, body: { ...body, status: "completed" } })
+          : await finishAttempt(prisma, runnerId, request.params.id, body, env.HIL_BOARD_BAD_AFTER);
       request.log.info(
         { attemptId: request.params.id, status: request.body.status, reason: request.body.reason, jobStatus: result.jobStatus },
         "attempt finished",

@@ -1,37 +1,60 @@
 /**
- * Leasing: decides what a runner does next, atomically in Postgres. First a health check for any board whose
- * health is unknown (new boards, boards after an infra error); otherwise the first queued job, in scheduling order,
- * whose every role its free healthy boards can fill at once (gang allocation, no hold-and-wait), with reservations
- * that stop big jobs from starving (see plan in matching.ts).
+ * Leasing: decides what runners do next. Lease requests (long polls) wait here; a scheduling pass takes every
+ * waiting request at once, reads the boards and the head of the queue, plans all placements together (planPass in
+ * matching.ts: gang allocation, priorities, fair share, reservations) and commits them in one transaction. A
+ * board of unknown health gets a health check before it may take a job.
  *
- * Scheduling order: effective priority (trigger priority plus aging) first, then fair share (the project with fewer
- * running jobs first), then age.
+ * Why one pass for everyone rather than each request planning for itself: when fifty runners ask at once, a pass
+ * costs the same handful of statements whether it starts one job or fifty, so throughput grows with load instead
+ * of collapsing into lock contention; and a planner that sees every runner can pack big jobs and reserve boards
+ * across the whole lab. Passes are serialised by a transaction-level advisory lock, so several API processes can
+ * share one database: each pass plans on committed state, and the conditional claim (`status = 'queued'`) settles
+ * any job another writer (a cancel, a queue timeout) touched in between.
  */
+import { randomUUID } from "node:crypto";
 import type { BoardHealth, Faults, HealthCheck, Lease } from "@tock-hil/protocol";
+import type pg from "pg";
+import type { Logger } from "pino";
 import type { PrismaClient } from "../db.ts";
-import { plan } from "./matching.ts";
-import type { RunnerBoardState } from "./matching.ts";
+import type { WorkSignal } from "../work-signal.ts";
+import { planPass } from "./matching.ts";
+import type { Placement, QueuedJobForPlan, RunnerBoardState, RunnerForPlan } from "./matching.ts";
 import type { PlannedRole } from "./runs.ts";
 
-/** Advisory lock key space for per-runner allocation locks. */
-const RUNNER_LOCK_SPACE = 0x48494c;
-/** How many queued jobs one lease looks at; beyond that, jobs wait for the head of the queue to move. */
-const SCAN_LIMIT = 100;
+/** Advisory lock that serialises scheduling passes across API processes. */
+const PASS_LOCK = [0x48494c, 1] as const;
+/** How many queued jobs one pass looks at; beyond that, jobs wait for the head of the queue to move. */
+const SCAN_LIMIT = 200;
+/** Passes also run this often while requests wait: another API process may have freed boards, and jobs age. */
+const POLL_MS = 1000;
 
 export type LeaseSettings = {
   /** Priority points a queued job gains per minute of waiting, so low priorities are not starved forever. */
   agingPerMinute: number;
-  /** A reservation held by a runner silent for this long is taken over by others. */
+  /** Boards of runners silent for this long are left out of planning (nobody would run their jobs). */
   runnerTimeoutMs: number;
   steps: Lease["steps"];
+  /** Off only in tests that show what reservations prevent. */
+  reserve?: boolean;
 };
 
 export type LeaseDecision = { lease: Lease | null; healthCheck: HealthCheck | null };
+const NOTHING: LeaseDecision = { lease: null, healthCheck: null };
 
-type BoardRow = { id: string; name: string; type: string; tags: string[]; group: string | null; health: string; busy: boolean };
+type BoardRow = {
+  id: string;
+  runnerId: string;
+  name: string;
+  type: string;
+  tags: string[];
+  group: string | null;
+  health: string;
+  busy: boolean;
+};
 type CandidateRow = {
   id: string;
   runId: string;
+  projectId: string | null;
   suite: string;
   tests: string[];
   roles: PlannedRole[];
@@ -39,119 +62,252 @@ type CandidateRow = {
   faults: Faults | null;
   timeoutMs: number;
   reruns: number;
-  seed: bigint;
-  mayReserve: boolean;
+  seed: string;
+  effPriority: number;
+  projectRunning: number;
+  attempts: number;
+  avoid: string[];
 };
 
-/**
- * Plans outside any lock (reads only), then commits the plan in a short transaction under the runner's lock that
- * re-checks what the plan assumed: the boards still free, the job still queued. If anything moved, it plans again.
- * Keeping the locked section to a handful of statements is what keeps a freed board's next job milliseconds away.
- */
-export async function lease(db: PrismaClient, runnerId: string, settings: LeaseSettings): Promise<LeaseDecision> {
-  // Asking for work is a sign of life, like a heartbeat.
-  await db.runner.update({ where: { id: runnerId }, data: { lastSeenAt: new Date() } });
-  for (let round = 0; round < 3; round++) {
-    const boards = await db.$queryRaw<BoardRow[]>`
-      SELECT b.id, b.name, b.type, b.tags, b."group", b.health::text AS health,
-             EXISTS (SELECT 1 FROM "AttemptBoard" ab JOIN "Attempt" a ON a.id = ab."attemptId"
-                     WHERE ab."boardId" = b.id AND a.status = 'running') AS busy
-      FROM "Board" b
-      WHERE b."runnerId" = ${runnerId}::uuid AND b.present AND b.health IN ('good', 'unknown')
-      ORDER BY b.name`;
+type Waiter = {
+  runnerId: string;
+  resolve: (decision: LeaseDecision) => void;
+  /** Answered or gone (timed out, connection closed): a pass must not hand it anything. */
+  done: boolean;
+  /** The deadline passed while a pass that included it was still running. */
+  expired: boolean;
+  passes: number;
+  timer: NodeJS.Timeout | undefined;
+};
 
-    // Health checks come first: a board of unknown health must prove itself before it takes a job.
-    const check = await healthCheckFor(db, boards, settings);
-    if (check) return { lease: null, healthCheck: check };
+export type DispatcherOptions = {
+  pool: pg.Pool;
+  prisma: PrismaClient;
+  settings: LeaseSettings;
+  workSignal: WorkSignal;
+  logger: Logger;
+};
 
-    const states: RunnerBoardState[] = boards
-      .filter((b) => b.health === "good")
-      .map((b) => ({ id: b.id, name: b.name, type: b.type, tags: b.tags, group: b.group, free: !b.busy }));
-    if (!states.some((b) => b.free)) return { lease: null, healthCheck: null };
-    const types = [...new Set(states.map((b) => b.type))];
+export class Dispatcher {
+  private readonly waiters = new Map<string, Waiter[]>();
+  /** Runners that asked since the last pass: their lastSeenAt is bumped (asking for work is a sign of life). */
+  private readonly fresh = new Set<string>();
+  private running: Promise<void> | undefined;
+  private again = false;
+  private closed = false;
+  private readonly poll: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
 
-    // Queued jobs in scheduling order, only those whose every role is of a board type this runner has.
-    const candidates = await db.$queryRaw<CandidateRow[]>`
-      WITH running AS (
-        SELECT "projectId", count(*)::int AS n FROM "Job" WHERE status = 'running' GROUP BY "projectId"
-      )
-      SELECT j.id, j."runId", j.suite, j.tests, j.roles, j."sameGroup", j.faults, j."timeoutMs", j.reruns, r.seed,
-             (j."reservedRunnerId" IS NULL OR j."reservedRunnerId" = ${runnerId}::uuid
-              OR rr."lastSeenAt" IS NULL OR rr."lastSeenAt" < now() - ${settings.runnerTimeoutMs} * interval '1 millisecond') AS "mayReserve"
-      FROM "Job" j
-      JOIN "Run" r ON r.id = j."runId"
-      LEFT JOIN "Runner" rr ON rr.id = j."reservedRunnerId"
-      LEFT JOIN running ON running."projectId" IS NOT DISTINCT FROM j."projectId"
-      WHERE j.status = 'queued' AND r.status IN ('queued', 'running')
-        AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(j.roles) role WHERE NOT (role->>'boardType' = ANY(${types}::text[])))
-      ORDER BY j.priority + floor(extract(epoch FROM (now() - j."createdAt")) / 60 * ${settings.agingPerMinute}) DESC,
-               coalesce(running.n, 0) ASC, j."createdAt" ASC, j.id ASC
-      LIMIT ${SCAN_LIMIT}`;
-    // Earlier attempts of these jobs (retries): their number, and the boards of failed ones, which a retry avoids.
-    const previous = candidates.length
-      ? await db.$queryRaw<{ jobId: string; status: string; boardId: string | null }[]>`
-          SELECT a."jobId"::text AS "jobId", a.status::text AS status, ab."boardId"::text AS "boardId"
-          FROM "Attempt" a LEFT JOIN "AttemptBoard" ab ON ab."attemptId" = a.id
-          WHERE a."jobId" = ANY(${candidates.map((c) => c.id)}::uuid[])`
-      : [];
-    const avoid = new Map<string, Set<string>>();
-    for (const p of previous) {
-      if (p.status !== "error" || !p.boardId) continue;
-      avoid.set(p.jobId, (avoid.get(p.jobId) ?? new Set()).add(p.boardId));
+  constructor(private readonly options: DispatcherOptions) {
+    this.unsubscribe = options.workSignal.subscribe(() => this.kick());
+    this.poll = setInterval(() => {
+      if (this.waiters.size > 0) this.kick();
+    }, POLL_MS).unref();
+  }
+
+  /** Waits up to `waitMs` for a job (or a health check) for this runner; every request takes part in one pass at least. */
+  lease(runnerId: string, waitMs: number, signal?: AbortSignal): Promise<LeaseDecision> {
+    if (this.closed || signal?.aborted) return Promise.resolve(NOTHING);
+    return new Promise((resolve) => {
+      const waiter: Waiter = { runnerId, resolve, done: false, expired: false, passes: 0, timer: undefined };
+      waiter.timer = setTimeout(() => {
+        if (waiter.passes > 0) this.answer(waiter, NOTHING);
+        else waiter.expired = true;
+      }, waitMs);
+      signal?.addEventListener("abort", () => this.answer(waiter, NOTHING), { once: true });
+      const list = this.waiters.get(runnerId) ?? [];
+      list.push(waiter);
+      this.waiters.set(runnerId, list);
+      this.fresh.add(runnerId);
+      this.kick();
+    });
+  }
+
+  /** Something changed (boards freed, jobs queued): plan again as soon as the current pass ends. */
+  kick(): void {
+    if (this.closed) return;
+    this.again = true;
+    this.running ??= this.loop();
+  }
+
+  /** Answers every waiting request with nothing and waits for the pass in flight. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.poll);
+    this.unsubscribe();
+    for (const list of this.waiters.values()) for (const w of [...list]) this.answer(w, NOTHING);
+    await this.running;
+  }
+
+  private answer(waiter: Waiter, decision: LeaseDecision) {
+    if (waiter.done) return;
+    waiter.done = true;
+    clearTimeout(waiter.timer);
+    const list = this.waiters.get(waiter.runnerId);
+    if (list) {
+      list.splice(list.indexOf(waiter), 1);
+      if (list.length === 0) this.waiters.delete(waiter.runnerId);
     }
-    const { placement, reservedFor } = plan(
-      candidates.map((c) => ({
-        id: c.id,
-        roles: c.roles,
-        sameGroup: c.sameGroup,
-        avoidBoards: avoid.get(c.id) ?? new Set<string>(),
-        mayReserve: c.mayReserve,
-      })),
-      states,
+    waiter.resolve(decision);
+  }
+
+  private async loop() {
+    while (this.again && !this.closed) {
+      this.again = false;
+      try {
+        await this.pass();
+      } catch (err) {
+        this.options.logger.error({ err }, "scheduling pass failed; retrying");
+        await new Promise((r) => setTimeout(r, 100));
+        this.again = true;
+      }
+    }
+    this.running = undefined;
+  }
+
+  private async pass() {
+    const waiting = new Map<string, Waiter[]>();
+    for (const [runnerId, list] of this.waiters) waiting.set(runnerId, [...list]);
+    if (waiting.size === 0) return;
+    const { pool, settings } = this.options;
+    const seen = [...this.fresh];
+    this.fresh.clear();
+    if (seen.length > 0) await pool.query(`UPDATE "Runner" SET "lastSeenAt" = now() WHERE id = ANY($1::uuid[])`, [seen]);
+
+    const decisions = new Map<Waiter, LeaseDecision>();
+    const client = await pool.connect();
+    let placements: { placement: Placement; job: CandidateRow; attemptId: string }[];
+    try {
+      await client.query("BEGIN");
+      await client.query("SELECT pg_advisory_xact_lock($1, $2)", [...PASS_LOCK]);
+      const boards = (
+        await client.query<BoardRow>(
+          `SELECT b.id, b."runnerId", b.name, b.type, b.tags, b."group", b.health::text AS health,
+                  EXISTS (SELECT 1 FROM "AttemptBoard" ab JOIN "Attempt" a ON a.id = ab."attemptId"
+                          WHERE ab."boardId" = b.id AND a.status = 'running') AS busy
+           FROM "Board" b JOIN "Runner" r ON r.id = b."runnerId"
+           WHERE b.present AND b.health IN ('good', 'unknown')
+             AND (r.id = ANY($1::uuid[]) OR r."lastSeenAt" > now() - $2 * interval '1 millisecond')
+           ORDER BY b."runnerId", b.name`,
+          [[...waiting.keys()], settings.runnerTimeoutMs],
+        )
+      ).rows;
+
+      // Health checks first: a board of unknown health proves itself before it takes a job.
+      const spare = new Map([...waiting].map(([id, list]) => [id, [...list]]));
+      for (const [runnerId, list] of spare) {
+        const unknown = boards.filter((b) => b.runnerId === runnerId && b.health === "unknown" && !b.busy);
+        if (unknown.length === 0) continue;
+        const check = await healthCheckFor(this.options.prisma, unknown, settings);
+        if (check) decisions.set(list.shift()!, { lease: null, healthCheck: check });
+      }
+
+      const runners: RunnerForPlan[] = [];
+      for (const b of boards) {
+        if (b.health !== "good") continue;
+        let r = runners.at(-1);
+        if (r?.id !== b.runnerId) runners.push((r = { id: b.runnerId, waiting: spare.get(b.runnerId)?.length ?? 0, boards: [] }));
+        (r.boards as RunnerBoardState[]).push({ id: b.id, name: b.name, type: b.type, tags: b.tags, group: b.group, free: !b.busy });
+      }
+      if (!runners.some((r) => r.waiting > 0 && r.boards.some((b) => b.free))) {
+        await client.query("COMMIT");
+        return this.deliver(decisions, waiting, []);
+      }
+
+      const types = [...new Set(runners.flatMap((r) => r.boards.map((b) => b.type)))];
+      const { rows: candidates } = await client.query<CandidateRow>(
+        `WITH running AS (
+           SELECT "projectId", count(*)::int AS n FROM "Job" WHERE status = 'running' GROUP BY "projectId"
+         )
+         SELECT j.id, j."runId", j."projectId", j.suite, j.tests, j.roles, j."sameGroup", j.faults, j."timeoutMs", j.reruns,
+                r.seed::text AS seed,
+                (j.priority + floor(extract(epoch FROM (now() - j."createdAt")) / 60 * $2))::int AS "effPriority",
+                coalesce(running.n, 0) AS "projectRunning",
+                (SELECT count(*)::int FROM "Attempt" a WHERE a."jobId" = j.id) AS attempts,
+                ARRAY(SELECT ab."boardId"::text FROM "Attempt" a JOIN "AttemptBoard" ab ON ab."attemptId" = a.id
+                      WHERE a."jobId" = j.id AND a.status = 'error') AS avoid
+         FROM "Job" j
+         JOIN "Run" r ON r.id = j."runId"
+         LEFT JOIN running ON running."projectId" IS NOT DISTINCT FROM j."projectId"
+         WHERE j.status = 'queued' AND r.status IN ('queued', 'running')
+           AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(j.roles) role WHERE NOT (role->>'boardType' = ANY($1::text[])))
+         ORDER BY "effPriority" DESC, "projectRunning" ASC, jsonb_array_length(j.roles) DESC, j."createdAt" ASC, j.id ASC
+         LIMIT ${SCAN_LIMIT}`,
+        [types, settings.agingPerMinute],
+      );
+      const running = new Map(candidates.map((c) => [c.projectId, c.projectRunning]));
+      const plan = planPass(
+        candidates.map((c, order): QueuedJobForPlan => ({
+          id: c.id,
+          roles: c.roles,
+          sameGroup: c.sameGroup,
+          avoidBoards: new Set(c.avoid),
+          priority: c.effPriority,
+          project: c.projectId,
+          order,
+        })),
+        runners,
+        { running, reserve: settings.reserve ?? true },
+      );
+      const byId = new Map(candidates.map((c) => [c.id, c]));
+      placements = plan.placements.map((placement) => ({ placement, job: byId.get(placement.jobId)!, attemptId: randomUUID() }));
+      if (placements.length > 0) placements = await this.commit(client, placements);
+      await client.query("COMMIT");
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+    return this.deliver(decisions, waiting, placements);
+  }
+
+  /** Claims the planned jobs and creates their attempts, in bulk. Returns the placements that stuck. */
+  private async commit(client: pg.PoolClient, placements: { placement: Placement; job: CandidateRow; attemptId: string }[]) {
+    // Runs before jobs: the lock order every writer uses (finish, cancel, timeouts), so none of them can deadlock.
+    const runIds = [...new Set(placements.map((p) => p.job.runId))].sort();
+    await client.query(`SELECT id FROM "Run" WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [runIds]);
+    const claimed = new Set(
+      (
+        await client.query<{ id: string }>(
+          `UPDATE "Job" SET status = 'running', "startedAt" = coalesce("startedAt", now())
+           WHERE id = ANY($1::uuid[]) AND status = 'queued' RETURNING id`,
+          [placements.map((p) => p.job.id)],
+        )
+      ).rows.map((r) => r.id),
     );
-    if (reservedFor.length > 0) {
-      // Claim the reservations (first runner wins; a lost runner's reservation is taken over).
-      await db.$executeRaw`UPDATE "Job" SET "reservedRunnerId" = ${runnerId}::uuid
-        WHERE id = ANY(${reservedFor}::uuid[]) AND status = 'queued'
-          AND ("reservedRunnerId" IS NULL OR "reservedRunnerId" = ${runnerId}::uuid OR "reservedRunnerId" IN
-               (SELECT id FROM "Runner" WHERE "lastSeenAt" IS NULL OR "lastSeenAt" < now() - ${settings.runnerTimeoutMs} * interval '1 millisecond'))`;
-    }
-    if (!placement) return { lease: null, healthCheck: null };
-    const job = candidates.find((c) => c.id === placement.jobId)!;
-    const boardIds = job.roles.map((r) => placement.boards.get(r.role)!.id);
+    // A job cancelled or expired since it was read stays as it is; its boards are planned again next pass.
+    const kept = placements.filter((p) => claimed.has(p.job.id));
+    if (kept.length === 0) return kept;
+    await client.query(
+      `INSERT INTO "Attempt" (id, "jobId", number, "runnerId")
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::uuid[])`,
+      [kept.map((p) => p.attemptId), kept.map((p) => p.job.id), kept.map((p) => p.job.attempts + 1), kept.map((p) => p.placement.runnerId)],
+    );
+    const boards = kept.flatMap((p) => p.job.roles.map((r) => [p.attemptId, p.placement.boards.get(r.role)!.id, r.role] as const));
+    await client.query(
+      `INSERT INTO "AttemptBoard" ("attemptId", "boardId", role) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[])`,
+      [boards.map((b) => b[0]), boards.map((b) => b[1]), boards.map((b) => b[2])],
+    );
+    await client.query(`UPDATE "Run" SET status = 'running', "startedAt" = now() WHERE id = ANY($1::uuid[]) AND status = 'queued'`, [
+      [...new Set(kept.map((p) => p.job.runId))],
+    ]);
+    return kept;
+  }
 
-    const attempt = await db.$transaction(async (tx) => {
-      // One committer at a time per runner, so its boards cannot be double-booked by concurrent leases; runners do
-      // not wait for each other (two runners wanting one job are settled by the conditional claim).
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${RUNNER_LOCK_SPACE}, hashtext(${runnerId}))`;
-      const busy = await tx.$queryRaw<{ n: number }[]>`
-        SELECT count(*)::int AS n FROM "AttemptBoard" ab JOIN "Attempt" a ON a.id = ab."attemptId"
-        WHERE ab."boardId" = ANY(${boardIds}::uuid[]) AND a.status = 'running'`;
-      if ((busy[0]?.n ?? 0) > 0) return undefined;
-      // The run before the job: the lock order every writer uses.
-      await tx.$queryRaw`SELECT id FROM "Run" WHERE id = ${job.runId}::uuid FOR UPDATE`;
-      const claimed = await tx.$executeRaw`
-        UPDATE "Job" SET status = 'running', "startedAt" = coalesce("startedAt", now()), "reservedRunnerId" = NULL
-        WHERE id = ${job.id}::uuid AND status = 'queued'`;
-      if (claimed === 0) return undefined;
-      const created = await tx.attempt.create({
-        data: {
-          jobId: job.id,
-          number: (await tx.attempt.count({ where: { jobId: job.id } })) + 1,
-          runnerId,
-          boards: { create: job.roles.map((r) => ({ role: r.role, boardId: placement.boards.get(r.role)!.id })) },
-        },
-        select: { id: true, number: true },
-      });
-      await tx.$executeRaw`UPDATE "Run" SET status = 'running', "startedAt" = now() WHERE id = ${job.runId}::uuid AND status = 'queued'`;
-      return created;
-    }, TX_OPTIONS);
-    if (!attempt) continue; // something moved under the plan: plan again
-    return {
-      healthCheck: null,
-      lease: {
-        attemptId: attempt.id,
-        attemptNumber: attempt.number,
+  /** Hands out what the pass decided. A lease whose request went away meanwhile goes to another request of the same runner, or back to the queue. */
+  private async deliver(
+    decisions: Map<Waiter, LeaseDecision>,
+    waiting: Map<string, Waiter[]>,
+    placements: { placement: Placement; job: CandidateRow; attemptId: string }[],
+  ) {
+    const { settings } = this.options;
+    for (const [waiter, decision] of decisions) this.answer(waiter, decision);
+    const orphans: string[] = [];
+    for (const { placement, job, attemptId } of placements) {
+      const lease: Lease = {
+        attemptId,
+        attemptNumber: job.attempts + 1,
         jobId: job.id,
         runId: job.runId,
         suite: job.suite,
@@ -167,15 +323,57 @@ export async function lease(db: PrismaClient, runnerId: string, settings: LeaseS
         timeoutMs: job.timeoutMs,
         reruns: job.reruns,
         steps: settings.steps,
-      },
-    };
+      };
+      const waiter = this.waiters.get(placement.runnerId)?.find((w) => !w.done && !decisions.has(w));
+      if (waiter) this.answer(waiter, { lease, healthCheck: null });
+      else orphans.push(attemptId);
+    }
+    for (const list of waiting.values()) {
+      for (const w of list) {
+        w.passes++;
+        if (w.expired) this.answer(w, NOTHING);
+      }
+    }
+    if (orphans.length > 0) {
+      await unlease(this.options.pool, orphans);
+      this.options.logger.info({ attempts: orphans }, "lease requests went away before their leases were delivered; jobs requeued");
+      this.again = true;
+    }
   }
-  return { lease: null, healthCheck: null };
 }
 
-const TX_OPTIONS = { maxWait: 10_000, timeout: 15_000 };
+/**
+ * Takes back leases nobody received (the request timed out or its connection closed while the pass committed):
+ * the attempt never started, so it is deleted and its job queued again, as if the pass had not picked it.
+ */
+async function unlease(pool: pg.Pool, attemptIds: string[]) {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query(
+      `SELECT r.id FROM "Run" r JOIN "Job" j ON j."runId" = r.id JOIN "Attempt" a ON a."jobId" = j.id
+       WHERE a.id = ANY($1::uuid[]) ORDER BY r.id FOR UPDATE OF r`,
+      [attemptIds],
+    );
+    const { rows } = await client.query<{ jobId: string }>(
+      `DELETE FROM "Attempt" WHERE id = ANY($1::uuid[]) AND status = 'running' RETURNING "jobId"`,
+      [attemptIds],
+    );
+    await client.query(`UPDATE "Job" SET status = 'queued' WHERE id = ANY($1::uuid[]) AND status = 'running'`, [rows.map((r) => r.jobId)]);
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
 
-async function healthCheckFor(db: PrismaClient, boards: BoardRow[], settings: LeaseSettings): Promise<HealthCheck | undefined> {
+async function healthCheckFor(
+  db: PrismaClient,
+  boards: Pick<BoardRow, "id" | "name" | "type" | "health" | "busy">[],
+  settings: LeaseSettings,
+): Promise<HealthCheck | undefined> {
   for (const board of boards.filter((b) => b.health === "unknown" && !b.busy)) {
     const kernel =
       (await db.artifact.findFirst({ where: { kind: "kernel", name: board.type }, orderBy: { createdAt: "desc" } })) ??

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { matchRoles, plan } from "./matching.ts";
-import type { QueuedJobForPlan, RunnerBoardState as Boards } from "./matching.ts";
+import { matchRoles, planPass } from "./matching.ts";
+import type { QueuedJobForPlan, RunnerBoardState as Boards, RunnerForPlan } from "./matching.ts";
 import type { RunnerBoardState } from "./matching.ts";
 
 const board = (id: string, over: Partial<RunnerBoardState> = {}): RunnerBoardState => ({
@@ -54,58 +54,91 @@ describe("matchRoles", () => {
   });
 });
 
-const placement = (jobs: QueuedJobForPlan[], boards: Boards[]) => plan(jobs, boards).placement;
+let order = 0;
+const job = (id: string, n: number, over: Partial<QueuedJobForPlan> = {}): QueuedJobForPlan => ({
+  id,
+  roles: roles(n),
+  sameGroup: false,
+  avoidBoards: new Set(),
+  priority: 100,
+  project: null,
+  order: order++,
+  ...over,
+});
+const runner = (id: string, boards: Boards[], waiting = 1): RunnerForPlan => ({ id, waiting, boards });
+const placed = (p: ReturnType<typeof planPass>) =>
+  p.placements.map((x) => `${x.jobId}@${x.runnerId}:${[...x.boards.values()].map((b) => b.id).join("+")}`);
 
-describe("plan", () => {
+describe("planPass", () => {
   it("starts the first job that fits on free boards", () => {
-    const boards = [board("a"), board("b", { free: false })];
-    const p = placement([{ id: "j1", roles: roles(1), sameGroup: false, avoidBoards: new Set() }], boards);
-    expect(p?.jobId).toBe("j1");
-    expect(p?.boards.get("r0")?.id).toBe("a");
+    const p = planPass([job("j1", 1)], [runner("R", [board("a"), board("b", { free: false })])]);
+    expect(placed(p)).toEqual(["j1@R:a"]);
   });
 
   it("reserves boards for a big job so a stream of small jobs cannot starve it", () => {
     // The 4-board job is at the head; 2 of 5 boards are busy. It reserves the 3 free boards and 1 busy one.
     const boards = [board("a"), board("b"), board("c"), board("d", { free: false }), board("e", { free: false })];
-    const big = { id: "big", roles: roles(4), sameGroup: false, avoidBoards: new Set<string>() };
-    const small = { id: "small", roles: roles(1), sameGroup: false, avoidBoards: new Set<string>() };
-    expect(placement([big, small], boards)).toBeUndefined();
+    const jobs = [job("big", 4), job("small", 1)];
+    const first = planPass(jobs, [runner("R", boards)]);
+    expect(placed(first)).toEqual([]);
+    expect(first.reservations.get("big")?.boards).toEqual(["a", "b", "c", "d"]);
+    // Without the reservation the small job would take a free board and the big job would wait again.
+    expect(placed(planPass(jobs, [runner("R", boards)], { reserve: false }))).toEqual(["small@R:a"]);
     // Whichever busy board frees first, the big job starts: the small job never took a reserved free board.
     boards[4]!.free = true;
-    expect(placement([big, small], boards)).toMatchObject({ jobId: "big" });
+    expect(placed(planPass(jobs, [runner("R", boards)]))).toEqual(["big@R:a+b+c+e"]);
   });
 
   it("backfills small jobs onto boards outside the reservation", () => {
     const boards = [board("a"), board("b"), board("c", { free: false }), board("d", { free: false }), board("e", { group: "g2" })];
-    const big = { id: "big", roles: roles(4), sameGroup: true, avoidBoards: new Set<string>() };
-    const small = { id: "small", roles: roles(1), sameGroup: false, avoidBoards: new Set<string>() };
-    const p = placement([big, small], boards);
-    expect(p?.jobId).toBe("small");
-    expect(p?.boards.get("r0")?.id).toBe("e");
+    const p = planPass([job("big", 4, { sameGroup: true }), job("small", 1)], [runner("R", boards)]);
+    expect(placed(p)).toEqual(["small@R:e"]);
   });
 
-  it("lets a small job run when the big job can never fit on this runner", () => {
-    const boards = [board("a"), board("b")];
-    const p = placement(
-      [
-        { id: "big", roles: roles(4), sameGroup: false, avoidBoards: new Set() },
-        { id: "small", roles: roles(1), sameGroup: false, avoidBoards: new Set() },
-      ],
-      boards,
-    );
-    expect(p?.jobId).toBe("small");
+  it("lets a small job run when the big job can never fit anywhere", () => {
+    expect(placed(planPass([job("big", 4), job("small", 1)], [runner("R", [board("a"), board("b")])]))).toEqual(["small@R:a"]);
   });
 
   it("prefers boards a failed attempt did not use", () => {
-    const p = placement([{ id: "j", roles: roles(1), sameGroup: false, avoidBoards: new Set(["a"]) }], [board("a"), board("b")]);
-    expect(p?.boards.get("r0")?.id).toBe("b");
+    const p = planPass([job("j", 1, { avoidBoards: new Set(["a"]) })], [runner("R", [board("a"), board("b")])]);
+    expect(placed(p)).toEqual(["j@R:b"]);
   });
 
-  it("does not hold boards back for a job another runner already reserves, so small jobs keep running here", () => {
-    const boards = [board("a"), board("b", { free: false })];
-    const big = { id: "big", roles: roles(2), sameGroup: false, avoidBoards: new Set<string>(), mayReserve: false };
-    const small = { id: "small", roles: roles(1), sameGroup: false, avoidBoards: new Set<string>() };
-    expect(plan([big, small], boards)).toEqual({ placement: expect.objectContaining({ jobId: "small" }), reservedFor: [] });
-    expect(plan([{ ...big, mayReserve: true }, small], boards)).toEqual({ placement: undefined, reservedFor: ["big"] });
+  it("starts jobs on several runners in one pass, one per waiting request", () => {
+    const p = planPass(
+      [job("j1", 1), job("j2", 1), job("j3", 1), job("j4", 1)],
+      [runner("A", [board("a1"), board("a2")], 2), runner("B", [board("b1"), board("b2")], 1)],
+    );
+    expect(placed(p)).toEqual(["j1@A:a1", "j2@A:a2", "j3@B:b1"]);
+  });
+
+  it("never places on a runner that is not asking, but reserves there when that is soonest", () => {
+    const idle = runner("Q", [board("q1"), board("q2")], 0);
+    const busy = runner("W", [board("w1"), board("w2", { free: false })], 1);
+    const p = planPass([job("pair", 2), job("one", 1)], [idle, busy]);
+    // The pair fits on Q's free boards at once (nothing busy in the way): held there, and "one" runs on W.
+    expect(p.reservations.get("pair")).toEqual({ runnerId: "Q", boards: ["q1", "q2"] });
+    expect(placed(p)).toEqual(["one@W:w1"]);
+  });
+
+  it("packs bigger jobs first among equal priorities, best fit, and lets priority win over size", () => {
+    const r = () => [runner("A", [board("a1"), board("a2"), board("a3", { free: false })], 2), runner("B", [board("b1"), board("b2")], 2)];
+    // The pair is considered first (bigger) and fits on A and B alike (2 free each, tie broken by id); the single
+    // then goes to B. With a higher priority the single goes first, to A (best fit on a tie, by id).
+    expect(placed(planPass([job("one", 1), job("pair", 2)], r()))).toEqual(["pair@A:a1+a2", "one@B:b1"]);
+    expect(placed(planPass([job("one", 1, { priority: 200 }), job("pair", 2)], r()))).toEqual(["one@A:a1", "pair@B:b1+b2"]);
+  });
+
+  it("shares boards between projects: the project with fewer running jobs goes first, counting this pass", () => {
+    const jobs = [
+      job("a1", 1, { project: "A" }),
+      job("a2", 1, { project: "A" }),
+      job("a3", 1, { project: "A" }),
+      job("b1", 1, { project: "B" }),
+    ];
+    const boards = [board("x"), board("y")];
+    expect(placed(planPass(jobs, [runner("R", boards, 2)])).map((s) => s.split("@")[0])).toEqual(["a1", "b1"]);
+    const busyA = new Map([["A", 3]]);
+    expect(placed(planPass(jobs, [runner("R", boards, 2)], { running: busyA })).map((s) => s.split("@")[0])).toEqual(["b1", "a1"]);
   });
 });

@@ -55,49 +55,120 @@ function assign<B extends MatchBoard>(roles: readonly MatchRole[], boards: reado
   return search(0) ? chosen : undefined;
 }
 
+export type RunnerBoardState = MatchBoard & { free: boolean };
+
+/** A queued job as the planner sees it; the fields after `avoidBoards` decide the order jobs are considered in. */
 export type QueuedJobForPlan = {
   id: string;
   roles: readonly MatchRole[];
   sameGroup: boolean;
+  /** Boards a failed attempt of this job used: a retry prefers others. */
   avoidBoards: ReadonlySet<string>;
-  /** False when another live runner already holds boards back for this job: it may start here, but not reserve. */
-  mayReserve?: boolean;
+  /** Trigger priority plus aging (higher first). */
+  priority: number;
+  /** Fair share key: jobs of the project with fewer running jobs go first among equal priorities. */
+  project: string | null;
+  /** Queue order among otherwise equal jobs (earlier first). */
+  order: number;
 };
-export type RunnerBoardState = MatchBoard & { free: boolean };
 
-export type Placement = { jobId: string; boards: Map<string, RunnerBoardState> };
-export type Plan = { placement: Placement | undefined; reservedFor: string[] };
+/** A runner with its good boards (busy or free) and how many of its lease requests are waiting right now. */
+export type RunnerForPlan = { id: string; waiting: number; boards: readonly RunnerBoardState[] };
+
+export type Placement = { jobId: string; runnerId: string; boards: Map<string, RunnerBoardState> };
+export type Plan = {
+  placements: Placement[];
+  /** Job id -> the boards held back for it (it starts on them once their current jobs end). */
+  reservations: Map<string, { runnerId: string; boards: string[] }>;
+};
+
+export type PlanOptions = {
+  /** Running jobs per project before this pass, for fair share. */
+  running?: ReadonlyMap<string | null, number>;
+  /** Off only to show in tests what reservations prevent. */
+  reserve?: boolean;
+};
 
 /**
- * Chooses what one runner should start now, scanning queued jobs in scheduling order.
+ * One scheduling pass over every waiting runner at once: which queued jobs start now, on which boards.
  *
- * Starvation is prevented by reservation with backfill: a job that cannot start now but could run on this runner's
- * boards once busy ones free up reserves a set of boards (free ones first, so the fewest busy boards stand between
- * it and its start). Later jobs may only use boards outside every reservation. The free boards inside a reservation
- * stay idle until the reserving job starts, so their number only grows and the reserving job must eventually fit;
- * without this, a stream of 1-board jobs could keep a 4-board job waiting forever. Also returns the jobs this
- * runner holds boards back for (the allocator records them so only one runner reserves for a job).
+ * Order: effective priority first; among equals, the project with fewer running jobs (counting the ones this pass
+ * starts, so one project's flood cannot take every board freed at once); then jobs needing more boards, because
+ * packing the big jobs first and filling the gaps with small ones is what keeps a saturated lab's makespan close
+ * to its lower bound; then queue order.
+ *
+ * Starvation is prevented by reservation with backfill: a job that cannot start now reserves the boards it would
+ * start on soonest (on the runner where the fewest busy boards stand in its way; free boards first). Later jobs
+ * may only use boards outside every reservation, so the free part of a reservation only grows until the job fits:
+ * a stream of 1-board jobs cannot keep a 4-board job waiting. Each pass recomputes reservations from the database,
+ * so API processes need no shared memory, and a reservation moves only to a runner where the job can start now.
+ *
+ * Boards of a runner with no waiting lease request are never placed on (nobody would run the job), but they count
+ * for reservations.
  */
-export function plan(jobs: readonly QueuedJobForPlan[], boards: readonly RunnerBoardState[]): Plan {
-  const reserved = new Set<string>();
-  const reservedFor: string[] = [];
-  for (const job of jobs) {
-    const open = boards.filter((b) => !reserved.has(b.id));
-    // Prefer boards a failed attempt of this job did not use, so a retry lands elsewhere when it can.
-    const ordered = [...open.filter((b) => !job.avoidBoards.has(b.id)), ...open.filter((b) => job.avoidBoards.has(b.id))];
-    const now = matchRoles(
-      job.roles,
-      ordered.filter((b) => b.free),
-      job.sameGroup,
-    );
-    if (now) return { placement: { jobId: job.id, boards: now }, reservedFor };
-    // One runner reserves for a job: if every runner that could host it held boards back, all would drain.
-    if (job.mayReserve === false) continue;
-    const later = matchRoles(job.roles, [...ordered.filter((b) => b.free), ...ordered.filter((b) => !b.free)], job.sameGroup);
-    if (later) {
-      for (const b of later.values()) reserved.add(b.id);
-      reservedFor.push(job.id);
+export function planPass(jobs: readonly QueuedJobForPlan[], runners: readonly RunnerForPlan[], options: PlanOptions = {}): Plan {
+  const running = new Map(options.running ?? []);
+  const reserve = options.reserve ?? true;
+  const held = new Set<string>();
+  const taken = new Set<string>();
+  const waiting = new Map(runners.map((r) => [r.id, r.waiting]));
+  const placements: Placement[] = [];
+  const reservations: Plan["reservations"] = new Map();
+  const open = (r: RunnerForPlan) => r.boards.filter((b) => !held.has(b.id) && !taken.has(b.id));
+  const freeNow = (r: RunnerForPlan) => open(r).filter((b) => b.free);
+
+  const rank = (a: QueuedJobForPlan, b: QueuedJobForPlan) =>
+    b.priority - a.priority ||
+    (running.get(a.project) ?? 0) - (running.get(b.project) ?? 0) ||
+    b.roles.length - a.roles.length ||
+    a.order - b.order;
+  const left = [...jobs];
+  while (left.length > 0) {
+    if (!runners.some((r) => (waiting.get(r.id) ?? 0) > 0 && freeNow(r).length > 0)) break;
+    let best = 0;
+    for (let i = 1; i < left.length; i++) if (rank(left[i]!, left[best]!) < 0) best = i;
+    const job = left.splice(best, 1)[0]!;
+    const preferred = (boards: RunnerBoardState[]) => [
+      ...boards.filter((b) => !job.avoidBoards.has(b.id)),
+      ...boards.filter((b) => job.avoidBoards.has(b.id)),
+    ];
+
+    // Now: on a waiting runner; best fit (fewest free boards first) keeps whole runners free for big jobs.
+    const hosts = runners
+      .filter((r) => (waiting.get(r.id) ?? 0) > 0)
+      .map((r) => ({ r, free: freeNow(r) }))
+      .filter((h) => h.free.length >= job.roles.length)
+      .sort((a, b) => a.free.length - b.free.length || (a.r.id < b.r.id ? -1 : 1));
+    let placed = false;
+    for (const { r, free } of hosts) {
+      const boards = matchRoles(job.roles, preferred(free), job.sameGroup);
+      if (!boards) continue;
+      for (const b of boards.values()) taken.add(b.id);
+      waiting.set(r.id, waiting.get(r.id)! - 1);
+      running.set(job.project, (running.get(job.project) ?? 0) + 1);
+      placements.push({ jobId: job.id, runnerId: r.id, boards });
+      placed = true;
+      break;
     }
+    if (placed || !reserve) continue;
+
+    // Later: the runner where the fewest busy boards stand between the job and its start.
+    let choice: { runnerId: string; boards: RunnerBoardState[]; busy: number } | undefined;
+    for (const r of runners) {
+      const candidates = open(r);
+      const later = matchRoles(
+        job.roles,
+        [...preferred(candidates.filter((b) => b.free)), ...preferred(candidates.filter((b) => !b.free))],
+        job.sameGroup,
+      );
+      if (!later) continue;
+      const boards = [...later.values()];
+      const busy = boards.filter((b) => !b.free).length;
+      if (!choice || busy < choice.busy || (busy === choice.busy && r.id < choice.runnerId)) choice = { runnerId: r.id, boards, busy };
+    }
+    if (!choice) continue;
+    for (const b of choice.boards) held.add(b.id);
+    reservations.set(job.id, { runnerId: choice.runnerId, boards: choice.boards.map((b) => b.id) });
   }
-  return { placement: undefined, reservedFor };
+  return { placements, reservations };
 }

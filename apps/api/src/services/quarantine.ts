@@ -66,13 +66,26 @@ export async function statusesForRunOutcome(db: Db, jobs: readonly { id: string;
   const quarantined = await activeQuarantines(db);
   if (quarantined.size === 0) return jobs.map((j) => j.status);
   // Last try of each test in the newest attempt that reported results, per failed job.
-  const rows = await db.$queryRaw<{ jobId: string; suite: string; test: string; status: string }[]>`
+  const rows = await db.$queryRaw<DecidingResult[]>`
     SELECT DISTINCT ON (tr."jobId", tr.test) tr."jobId", tr.suite, tr.test, tr.status::text AS status
     FROM "TestResult" tr JOIN "Attempt" a ON a.id = tr."attemptId"
     WHERE tr."jobId" = ANY(${failed}::uuid[])
     ORDER BY tr."jobId", tr.test, a.number DESC, tr.try DESC`;
+  return adjustForQuarantine(jobs, quarantined, rows);
+}
+
+/** Deciding results: the last try of each test in the newest attempt, per job (see statusesForRunOutcome). */
+export type DecidingResult = { jobId: string; suite: string; test: string; status: string };
+
+/** The pure half of statusesForRunOutcome, shared with the batched finish (which reads the same rows over pg). */
+export function adjustForQuarantine(
+  jobs: readonly { id: string; status: JobStatus }[],
+  quarantined: ReadonlySet<string>,
+  rows: readonly DecidingResult[],
+): JobStatus[] {
+  if (quarantined.size === 0) return jobs.map((j) => j.status);
   const adjusted = new Map<string, JobStatus>();
-  for (const id of failed) {
+  for (const { id } of jobs.filter((j) => j.status === "failed")) {
     const mine = rows.filter((r) => r.jobId === id && !quarantined.has(`${r.suite}/${r.test}`));
     if (mine.some((r) => r.status === "fail")) continue;
     adjusted.set(id, mine.some((r) => r.status === "error") ? "error" : "passed");

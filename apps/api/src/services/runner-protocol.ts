@@ -2,7 +2,7 @@
  * The runner side of the API: registration, inventory, heartbeats, serial log chunks, results and finishing
  * attempts (leasing is in allocator.ts). Runners reach Postgres only through these functions, over HTTP.
  */
-import type { AttemptEndReason, FinishAttemptBody, JobStatus, RunnerBoard, SubmittedResult, TestStatus } from "@tock-hil/protocol";
+import type { AttemptEndReason, FinishAttemptBody, JobStatus, RunnerBoard, TestStatus } from "@tock-hil/protocol";
 import type { Db, PrismaClient } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
 import { rollUpRun } from "./runs.ts";
@@ -81,18 +81,6 @@ export async function heartbeat(db: Db, runnerId: string, attemptIds: string[]):
   return { cancel: attemptIds.filter((id) => !running.has(id)) };
 }
 
-async function runningAttemptOf(db: Db, runnerId: string, attemptId: string) {
-  const attempt = await db.attempt.findUnique({ where: { id: attemptId }, include: { job: true } });
-  if (!attempt || attempt.runnerId !== runnerId) throw notFound("attempt", attemptId);
-  if (attempt.status !== "running") {
-    throw new AppError(
-      ErrorCode.ATTEMPT_NOT_RUNNING,
-      `attempt ${attemptId} is ${attempt.status} (${attempt.endReason ?? "no reason"}); stop working on it`,
-    );
-  }
-  return attempt;
-}
-
 /**
  * Appends a serial log chunk. Chunks must arrive in order: a chunk that was already stored (a retry) is accepted
  * and ignored; one that would leave a gap is refused with the offset the server expects.
@@ -161,37 +149,6 @@ export async function readLogRange(db: Db, attemptId: string, role: string, star
   return joined.subarray(start - base, stop - base);
 }
 
-/** Records results for a running attempt; re-submitting a test's result updates it (one row per attempt and test). */
-export async function submitResults(db: PrismaClient, runnerId: string, attemptId: string, results: SubmittedResult[]) {
-  return db.$transaction(async (tx) => {
-    const attempt = await runningAttemptOf(tx, runnerId, attemptId);
-    const unknown = results.filter((r) => !attempt.job.tests.includes(r.test)).map((r) => r.test);
-    if (unknown.length > 0) {
-      throw new AppError(
-        ErrorCode.VALIDATION,
-        `tests not part of this job: ${unknown.join(", ")}; expected one of ${attempt.job.tests.join(", ")}`,
-      );
-    }
-    for (const r of results) {
-      const data = {
-        status: r.status,
-        durationMs: r.durationMs,
-        message: r.message ?? null,
-        measurements: r.measurements ?? undefined,
-        logRole: r.logSpan?.role ?? null,
-        logStart: r.logSpan?.start ?? null,
-        logEnd: r.logSpan?.end ?? null,
-      };
-      await tx.testResult.upsert({
-        where: { attemptId_test_try: { attemptId, test: r.test, try: r.try } },
-        update: data,
-        create: { ...data, attemptId, jobId: attempt.jobId, suite: attempt.job.suite, test: r.test, try: r.try },
-      });
-    }
-    return { recorded: results.length };
-  });
-}
-
 /** Infra reasons that put the boards in doubt: they get a health check before their next job. */
 const BOARD_SUSPECT_REASONS: ReadonlySet<AttemptEndReason> = new Set([
   "flash_failed",
@@ -209,6 +166,48 @@ export type EndAttemptInput = {
   /** Consecutive infra errors after which a board is `bad` (HIL_BOARD_BAD_AFTER). */
   boardBadAfter?: number | undefined;
 };
+
+export type EndDecision = {
+  /** Tests the attempt did not report, with the status and message they get. */
+  missing: { test: string; status: TestStatus; message: string }[];
+  next: JobStatus;
+  willRetry: boolean;
+};
+
+/**
+ * What ending an attempt means for its job (pure, shared by the single and the batched finish): unreported tests
+ * get `error` with the infra message or `not_run`; the job passes, fails, errors, is cancelled or goes back to the
+ * queue for a retry. The last try of each test is its verdict; earlier tries are kept for flaky detection.
+ */
+export function decideEnd(
+  job: { tests: readonly string[]; maxAttempts: number },
+  attemptNumber: number,
+  results: readonly { test: string; try: number; status: TestStatus }[],
+  input: Pick<EndAttemptInput, "status" | "reason" | "message">,
+): EndDecision {
+  const last = new Map<string, TestStatus>();
+  for (const r of [...results].sort((a, b) => a.try - b.try)) last.set(r.test, r.status);
+  const willRetry = input.status === "error" && attemptNumber < job.maxAttempts;
+  const fill: { status: TestStatus; message: string } =
+    input.status === "error"
+      ? { status: "error", message: `infra error (${input.reason})${input.message ? `: ${input.message}` : ""}` }
+      : input.status === "cancelled"
+        ? { status: "not_run", message: `attempt cancelled${input.message ? `: ${input.message}` : ""}` }
+        : { status: "not_run", message: "the suite finished without reporting this test" };
+  const missing = job.tests.filter((t) => !last.has(t)).map((test) => ({ test, ...fill }));
+  let next: JobStatus;
+  if (willRetry) next = "queued";
+  else if (input.status === "cancelled") next = "cancelled";
+  else if (input.status === "error") next = "error";
+  else {
+    const statuses = [...last.values(), ...missing.map((m) => m.status)];
+    // A test failure is what developers need to see first; an unreported or errored test is an infra problem.
+    if (statuses.includes("fail")) next = "failed";
+    else if (statuses.includes("error") || statuses.includes("not_run")) next = "error";
+    else next = "passed";
+  }
+  return { missing, next, willRetry };
+}
 
 /**
  * Ends an attempt and moves its job on, in one transaction: tests the attempt did not report get a status
@@ -231,47 +230,24 @@ export async function endAttempt(db: Db, attemptId: string, input: EndAttemptInp
   });
 
   const job = attempt.job;
-  // The last try of each test is its verdict; earlier tries are kept for flaky detection.
-  const last = new Map<string, TestStatus>();
-  for (const r of [...attempt.results].sort((a, b) => a.try - b.try)) last.set(r.test, r.status);
-  const reported = new Set(last.keys());
-  const missing = job.tests.filter((t) => !reported.has(t));
-  const willRetry = input.status === "error" && attempt.number < job.maxAttempts;
-  const fill: { status: TestStatus; message: string } =
-    input.status === "error"
-      ? { status: "error", message: `infra error (${input.reason})${input.message ? `: ${input.message}` : ""}` }
-      : input.status === "cancelled"
-        ? { status: "not_run", message: `attempt cancelled${input.message ? `: ${input.message}` : ""}` }
-        : { status: "not_run", message: "the suite finished without reporting this test" };
+  const { missing, next, willRetry } = decideEnd(job, attempt.number, attempt.results, input);
   if (missing.length > 0) {
     await db.testResult.createMany({
-      data: missing.map((test) => ({
+      data: missing.map((m) => ({
         attemptId,
         jobId: job.id,
         suite: job.suite,
-        test,
-        status: fill.status,
+        test: m.test,
+        status: m.status,
         durationMs: 0,
-        message: fill.message,
+        message: m.message,
       })),
     });
-  }
-
-  let next: JobStatus;
-  if (willRetry) next = "queued";
-  else if (input.status === "cancelled") next = "cancelled";
-  else if (input.status === "error") next = "error";
-  else {
-    const statuses = [...last.values(), ...missing.map(() => fill.status)];
-    // A test failure is what developers need to see first; an unreported or errored test is an infra problem.
-    if (statuses.includes("fail")) next = "failed";
-    else if (statuses.includes("error") || statuses.includes("not_run")) next = "error";
-    else next = "passed";
   }
   assertTransition("job", job.id, job.status, next);
   await db.job.update({
     where: { id: job.id },
-    data: { status: next, finishedAt: next === "queued" ? null : new Date(), reservedRunnerId: null },
+    data: { status: next, finishedAt: next === "queued" ? null : new Date() },
   });
   await updateBoardHealth(db, attemptId, input);
   await rollUpRun(db, job.runId);

@@ -17,7 +17,9 @@ export type ManagedProcess = { child: ResultPromise; output: () => string; stop:
 
 function spawnTs(file: string, args: string[], env: Record<string, string>): ManagedProcess {
   let output = "";
-  const child = execa(process.execPath, ["--import", "tsx", file, ...args], {
+  // HIL_CHILD_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the spawned processes (see bench/README.md).
+  const flags = process.env.HIL_CHILD_NODE_FLAGS?.split(" ").filter(Boolean) ?? [];
+  const child = execa(process.execPath, [...flags, "--import", "tsx", file, ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     reject: false,

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "Job" DROP COLUMN "reservedRunnerId";
