@@ -22,3 +22,23 @@ export function createPrisma(databaseUrl: string, poolSize = 10): PrismaClient {
 export function createSqlPool(databaseUrl: string, poolSize = 8): pg.Pool {
   return new pg.Pool({ connectionString: databaseUrl, max: poolSize });
 }
+
+/**
+ * SQL literals, for the few statements sent as plain text so that several share one round trip (BEGIN with the
+ * first statement of a transaction, the last one with COMMIT): Postgres runs a multi-statement text query in
+ * order, but only without parameters. Strings are escaped by pg itself.
+ */
+export function literal(value: string | number | boolean | null): string {
+  if (value === null) return "NULL";
+  if (typeof value === "boolean") return value ? "true" : "false";
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new Error(`cannot write ${value} as an SQL literal`);
+    return String(value);
+  }
+  return pg.escapeLiteral(value);
+}
+
+/** An SQL array literal of `type` (e.g. uuid, text), element by element through literal(). */
+export function arrayLiteral(values: readonly (string | number | null)[], type: string): string {
+  return `ARRAY[${values.map(literal).join(",")}]::${type}[]`;
+}

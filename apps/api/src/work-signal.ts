@@ -4,15 +4,19 @@
  */
 import { EventEmitter } from "node:events";
 
+/** What changed: the queue (jobs added, requeued, cancelled) or only which boards are free. */
+export type WorkChange = "queue" | "boards";
+
 export class WorkSignal {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
 
-  notify(): void {
-    this.emitter.emit("work");
+  /** When unsure, say "queue": it makes the scheduler re-read the queue, which is always correct. */
+  notify(change: WorkChange = "queue"): void {
+    this.emitter.emit("work", change);
   }
 
   /** Calls `listener` on every notify(); returns the function that stops it. */
-  subscribe(listener: () => void): () => void {
+  subscribe(listener: (change: WorkChange) => void): () => void {
     this.emitter.on("work", listener);
     return () => this.emitter.off("work", listener);
   }

@@ -147,7 +147,7 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
       );
       if (!health) throw new AppError(ErrorCode.NOT_FOUND, `runner ${runner.name} has no board ${request.params.name}`);
       request.log.info({ board: request.params.name, ok: request.body.ok, health, message: request.body.message }, "health check reported");
-      workSignal.notify();
+      workSignal.notify("boards");
       return { health };
     },
   );
@@ -253,7 +253,8 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
         { attemptId: request.params.id, status: request.body.status, reason: request.body.reason, jobStatus: result.jobStatus },
         "attempt finished",
       );
-      workSignal.notify();
+      // A completed attempt frees boards; any other end may put the job back in the queue for a retry.
+      workSignal.notify(body.status === "completed" ? "boards" : "queue");
       return result;
     },
   );

@@ -15,6 +15,7 @@ import { randomUUID } from "node:crypto";
 import type { BoardHealth, Faults, HealthCheck, Lease } from "@tock-hil/protocol";
 import type pg from "pg";
 import type { Logger } from "pino";
+import { arrayLiteral, literal } from "../db.ts";
 import type { PrismaClient } from "../db.ts";
 import type { WorkSignal } from "../work-signal.ts";
 import { planPass } from "./matching.ts";
@@ -97,9 +98,13 @@ export class Dispatcher {
   private closed = false;
   private readonly poll: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
+  private cache: { rows: CandidateRow[]; types: Set<string>; readAt: number; complete: boolean } | undefined;
 
   constructor(private readonly options: DispatcherOptions) {
-    this.unsubscribe = options.workSignal.subscribe(() => this.kick());
+    this.unsubscribe = options.workSignal.subscribe((change) => {
+      if (change === "queue") this.cache = undefined;
+      this.kick();
+    });
     this.poll = setInterval(() => {
       if (this.waiters.size > 0) this.kick();
     }, POLL_MS).unref();
@@ -172,26 +177,26 @@ export class Dispatcher {
     const { pool, settings } = this.options;
     const seen = [...this.fresh];
     this.fresh.clear();
-    if (seen.length > 0) await pool.query(`UPDATE "Runner" SET "lastSeenAt" = now() WHERE id = ANY($1::uuid[])`, [seen]);
 
     const decisions = new Map<Waiter, LeaseDecision>();
     const client = await pool.connect();
     let placements: { placement: Placement; job: CandidateRow; attemptId: string }[];
     try {
-      await client.query("BEGIN");
-      await client.query("SELECT pg_advisory_xact_lock($1, $2)", [...PASS_LOCK]);
-      const boards = (
-        await client.query<BoardRow>(
-          `SELECT b.id, b."runnerId", b.name, b.type, b.tags, b."group", b.health::text AS health,
-                  EXISTS (SELECT 1 FROM "AttemptBoard" ab JOIN "Attempt" a ON a.id = ab."attemptId"
-                          WHERE ab."boardId" = b.id AND a.status = 'running') AS busy
-           FROM "Board" b JOIN "Runner" r ON r.id = b."runnerId"
-           WHERE b.present AND b.health IN ('good', 'unknown')
-             AND (r.id = ANY($1::uuid[]) OR r."lastSeenAt" > now() - $2 * interval '1 millisecond')
-           ORDER BY b."runnerId", b.name`,
-          [[...waiting.keys()], settings.runnerTimeoutMs],
-        )
-      ).rows;
+      // One round trip: BEGIN, the pass lock (every pass of every API process takes it), the sign of life of the
+      // runners that asked, and the boards. Sent as text: a multi-statement query cannot carry parameters.
+      const [, , , { rows: boards }] = (await client.query(
+        `BEGIN;
+         SELECT pg_advisory_xact_lock(${PASS_LOCK[0]}, ${PASS_LOCK[1]});
+         UPDATE "Runner" SET "lastSeenAt" = now() WHERE id = ANY(${arrayLiteral(seen, "uuid")});
+         SELECT b.id, b."runnerId", b.name, b.type, b.tags, b."group", b.health::text AS health,
+                EXISTS (SELECT 1 FROM "AttemptBoard" ab JOIN "Attempt" a ON a.id = ab."attemptId"
+                        WHERE ab."boardId" = b.id AND a.status = 'running') AS busy
+         FROM "Board" b JOIN "Runner" r ON r.id = b."runnerId"
+         WHERE b.present AND b.health IN ('good', 'unknown')
+           AND (r.id = ANY(${arrayLiteral([...waiting.keys()], "uuid")})
+                OR r."lastSeenAt" > now() - ${literal(settings.runnerTimeoutMs)} * interval '1 millisecond')
+         ORDER BY b."runnerId", b.name;`,
+      )) as unknown as [unknown, unknown, unknown, pg.QueryResult<BoardRow>];
 
       // Health checks first: a board of unknown health proves itself before it takes a job.
       const spare = new Map([...waiting].map(([id, list]) => [id, [...list]]));
@@ -215,26 +220,7 @@ export class Dispatcher {
       }
 
       const types = [...new Set(runners.flatMap((r) => r.boards.map((b) => b.type)))];
-      const { rows: candidates } = await client.query<CandidateRow>(
-        `WITH running AS (
-           SELECT "projectId", count(*)::int AS n FROM "Job" WHERE status = 'running' GROUP BY "projectId"
-         )
-         SELECT j.id, j."runId", j."projectId", j.suite, j.tests, j.roles, j."sameGroup", j.faults, j."timeoutMs", j.reruns,
-                r.seed::text AS seed,
-                (j.priority + floor(extract(epoch FROM (now() - j."createdAt")) / 60 * $2))::int AS "effPriority",
-                coalesce(running.n, 0) AS "projectRunning",
-                (SELECT count(*)::int FROM "Attempt" a WHERE a."jobId" = j.id) AS attempts,
-                ARRAY(SELECT ab."boardId"::text FROM "Attempt" a JOIN "AttemptBoard" ab ON ab."attemptId" = a.id
-                      WHERE a."jobId" = j.id AND a.status = 'error') AS avoid
-         FROM "Job" j
-         JOIN "Run" r ON r.id = j."runId"
-         LEFT JOIN running ON running."projectId" IS NOT DISTINCT FROM j."projectId"
-         WHERE j.status = 'queued' AND r.status IN ('queued', 'running')
-           AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(j.roles) role WHERE NOT (role->>'boardType' = ANY($1::text[])))
-         ORDER BY "effPriority" DESC, "projectRunning" ASC, jsonb_array_length(j.roles) DESC, j."createdAt" ASC, j.id ASC
-         LIMIT ${SCAN_LIMIT}`,
-        [types, settings.agingPerMinute],
-      );
+      const candidates = await this.queue(client, types);
       const running = new Map(candidates.map((c) => [c.projectId, c.projectRunning]));
       const plan = planPass(
         candidates.map((c, order): QueuedJobForPlan => ({
@@ -251,9 +237,19 @@ export class Dispatcher {
       );
       const byId = new Map(candidates.map((c) => [c.id, c]));
       placements = plan.placements.map((placement) => ({ placement, job: byId.get(placement.jobId)!, attemptId: randomUUID() }));
-      if (placements.length > 0) placements = await this.commit(client, placements);
-      await client.query("COMMIT");
+      if (placements.length === 0) await client.query("COMMIT");
+      else {
+        const kept = await this.commit(client, placements);
+        // Whatever was planned leaves the cached queue: started, or found not queued any more.
+        const gone = new Set(placements.map((p) => p.job.id));
+        if (this.cache) this.cache.rows = this.cache.rows.filter((c) => !gone.has(c.id));
+        for (const p of kept) {
+          for (const c of this.cache?.rows ?? []) if (c.projectId === p.job.projectId) c.projectRunning++;
+        }
+        placements = kept;
+      }
     } catch (err) {
+      this.cache = undefined;
       await client.query("ROLLBACK").catch(() => {});
       throw err;
     } finally {
@@ -262,37 +258,85 @@ export class Dispatcher {
     return this.deliver(decisions, waiting, placements);
   }
 
-  /** Claims the planned jobs and creates their attempts, in bulk. Returns the placements that stuck. */
+  /**
+   * The head of the queue in scheduling order. Re-reading it is the most expensive statement of a pass (it sorts
+   * every queued job), so it is cached between passes: dropped when this process learns the queue changed (runs
+   * created or cancelled, jobs put back for a retry), re-read at least every POLL_MS (other API processes, aging),
+   * and when the cached window runs low. A cached job that is no longer queued costs nothing: the conditional
+   * claim skips it.
+   */
+  private async queue(client: pg.PoolClient, types: string[]): Promise<CandidateRow[]> {
+    const c = this.cache;
+    const fresh =
+      c && Date.now() - c.readAt < POLL_MS && types.every((t) => c.types.has(t)) && (c.complete || c.rows.length >= SCAN_LIMIT / 2);
+    if (fresh) return c.rows;
+    const { rows } = await client.query<CandidateRow>(
+      `WITH running AS (
+         SELECT "projectId", count(*)::int AS n FROM "Job" WHERE status = 'running' GROUP BY "projectId"
+       ), head AS (
+         SELECT j.id, (j.priority + floor(extract(epoch FROM (now() - j."createdAt")) / 60 * $2))::int AS "effPriority",
+                coalesce(running.n, 0) AS "projectRunning", jsonb_array_length(j.roles) AS size
+         FROM "Job" j LEFT JOIN running ON running."projectId" IS NOT DISTINCT FROM j."projectId"
+         WHERE j.status = 'queued' AND jsonb_path_query_array(j.roles, '$[*].boardType') <@ to_jsonb($1::text[])
+         ORDER BY "effPriority" DESC, "projectRunning" ASC, size DESC, j."createdAt" ASC, j.id ASC
+         LIMIT ${SCAN_LIMIT}
+       )
+       SELECT j.id, j."runId", j."projectId", j.suite, j.tests, j.roles, j."sameGroup", j.faults, j."timeoutMs", j.reruns,
+              r.seed::text AS seed, h."effPriority", h."projectRunning",
+              (SELECT count(*)::int FROM "Attempt" a WHERE a."jobId" = j.id) AS attempts,
+              ARRAY(SELECT ab."boardId"::text FROM "Attempt" a JOIN "AttemptBoard" ab ON ab."attemptId" = a.id
+                    WHERE a."jobId" = j.id AND a.status = 'error') AS avoid
+       FROM head h JOIN "Job" j ON j.id = h.id JOIN "Run" r ON r.id = j."runId"
+       WHERE r.status IN ('queued', 'running')
+       ORDER BY h."effPriority" DESC, h."projectRunning" ASC, h.size DESC, j."createdAt" ASC, j.id ASC`,
+      [types, this.options.settings.agingPerMinute],
+    );
+    this.cache = { rows, types: new Set(types), readAt: Date.now(), complete: rows.length < SCAN_LIMIT };
+    return rows;
+  }
+
+  /**
+   * Claims the planned jobs, creates their attempts and commits, in one round trip: lock the runs (before jobs:
+   * the lock order every writer uses, so none of them can deadlock), then one statement with the conditional
+   * claim and attempts with boards only for the jobs it claimed (a job cancelled or expired since it was read
+   * stays as it is; its boards are planned again next pass). Returns the placements that stuck.
+   */
   private async commit(client: pg.PoolClient, placements: { placement: Placement; job: CandidateRow; attemptId: string }[]) {
-    // Runs before jobs: the lock order every writer uses (finish, cancel, timeouts), so none of them can deadlock.
     const runIds = [...new Set(placements.map((p) => p.job.runId))].sort();
-    await client.query(`SELECT id FROM "Run" WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [runIds]);
-    const claimed = new Set(
-      (
-        await client.query<{ id: string }>(
-          `UPDATE "Job" SET status = 'running', "startedAt" = coalesce("startedAt", now())
-           WHERE id = ANY($1::uuid[]) AND status = 'queued' RETURNING id`,
-          [placements.map((p) => p.job.id)],
-        )
-      ).rows.map((r) => r.id),
+    const roles = placements.flatMap((p) =>
+      p.job.roles.map((r) => ({ attempt: p.attemptId, board: p.placement.boards.get(r.role)!.id, role: r.role })),
     );
-    // A job cancelled or expired since it was read stays as it is; its boards are planned again next pass.
-    const kept = placements.filter((p) => claimed.has(p.job.id));
-    if (kept.length === 0) return kept;
-    await client.query(
-      `INSERT INTO "Attempt" (id, "jobId", number, "runnerId")
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::uuid[])`,
-      [kept.map((p) => p.attemptId), kept.map((p) => p.job.id), kept.map((p) => p.job.attempts + 1), kept.map((p) => p.placement.runnerId)],
-    );
-    const boards = kept.flatMap((p) => p.job.roles.map((r) => [p.attemptId, p.placement.boards.get(r.role)!.id, r.role] as const));
-    await client.query(
-      `INSERT INTO "AttemptBoard" ("attemptId", "boardId", role) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[])`,
-      [boards.map((b) => b[0]), boards.map((b) => b[1]), boards.map((b) => b[2])],
-    );
-    await client.query(`UPDATE "Run" SET status = 'running', "startedAt" = now() WHERE id = ANY($1::uuid[]) AND status = 'queued'`, [
-      [...new Set(kept.map((p) => p.job.runId))],
-    ]);
-    return kept;
+    const uuids = (values: string[]) => arrayLiteral(values, "uuid");
+    const jobs = uuids(placements.map((p) => p.job.id));
+    const attempts = `${uuids(placements.map((p) => p.attemptId))}, ${jobs}, ${arrayLiteral(
+      placements.map((p) => p.job.attempts + 1),
+      "int",
+    )}, ${uuids(placements.map((p) => p.placement.runnerId))}`;
+    const attemptBoards = `${uuids(roles.map((r) => r.attempt))}, ${uuids(roles.map((r) => r.board))}, ${arrayLiteral(
+      roles.map((r) => r.role),
+      "text",
+    )}`;
+    const results = (await client.query(
+      `SELECT id FROM "Run" WHERE id = ANY(${uuids(runIds)}) ORDER BY id FOR UPDATE;
+       WITH claimed AS (
+         UPDATE "Job" SET status = 'running', "startedAt" = coalesce("startedAt", now())
+         WHERE id = ANY(${jobs}) AND status = 'queued' RETURNING id, "runId"
+       ), att AS (
+         INSERT INTO "Attempt" (id, "jobId", number, "runnerId")
+         SELECT x.id, x.job, x.number, x.runner FROM unnest(${attempts}) AS x(id, job, number, runner)
+         WHERE x.job IN (SELECT id FROM claimed) RETURNING id
+       ), boards AS (
+         INSERT INTO "AttemptBoard" ("attemptId", "boardId", role)
+         SELECT y.attempt, y.board, y.role FROM unnest(${attemptBoards}) AS y(attempt, board, role)
+         WHERE y.attempt IN (SELECT id FROM att)
+       ), runs AS (
+         UPDATE "Run" SET status = 'running', "startedAt" = now() WHERE id IN (SELECT "runId" FROM claimed) AND status = 'queued'
+       )
+       SELECT id FROM claimed;
+       COMMIT;`,
+    )) as unknown as [unknown, pg.QueryResult<{ id: string }>, unknown];
+    const claimed = new Set(results[1].rows.map((r) => r.id));
+    return placements.filter((p) => claimed.has(p.job.id));
   }
 
   /** Hands out what the pass decided. A lease whose request went away meanwhile goes to another request of the same runner, or back to the queue. */
@@ -336,6 +380,7 @@ export class Dispatcher {
     }
     if (orphans.length > 0) {
       await unlease(this.options.pool, orphans);
+      this.cache = undefined;
       this.options.logger.info({ attempts: orphans }, "lease requests went away before their leases were delivered; jobs requeued");
       this.again = true;
     }

@@ -14,6 +14,7 @@
 import { randomUUID } from "node:crypto";
 import type { FinishAttemptBody, JobStatus, RunStatus, SubmittedResult, TestStatus } from "@tock-hil/protocol";
 import type pg from "pg";
+import { arrayLiteral, literal } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
 import { adjustForQuarantine } from "./quarantine.ts";
 import type { DecidingResult } from "./quarantine.ts";
@@ -109,54 +110,44 @@ export type ResultsItem = { runnerId: string; attemptId: string; results: Submit
  * ended: a result cannot slip in after its attempt was judged.
  */
 export async function submitResultsBatch(pool: pg.Pool, items: ResultsItem[]): Promise<Outcome<{ recorded: number }>[]> {
-  const ids = [...new Set(items.map((i) => i.attemptId))];
-  const { rows } = await pool.query<AttemptRow>(
-    `SELECT a.id, a."runnerId", a.status::text AS status, a."endReason", j.id AS "jobId", j.tests, j.suite
-     FROM "Attempt" a JOIN "Job" j ON j.id = a."jobId" WHERE a.id = ANY($1::uuid[])`,
-    [ids],
-  );
-  const attempts = new Map(rows.map((r) => [r.id, r]));
-  const outcomes: Outcome<{ recorded: number }>[] = [];
-  // The last submission of a (attempt, test, try) in the batch wins, as it would have one request after another.
-  const rowsToWrite = new Map<string, { a: AttemptRow; r: SubmittedResult }>();
-  for (const item of items) {
-    const a = attempts.get(item.attemptId);
-    if (!a || a.runnerId !== item.runnerId) {
-      outcomes.push(notFound("attempt", item.attemptId));
-      continue;
-    }
-    if (a.status !== "running") {
-      outcomes.push(notRunning(a));
-      continue;
-    }
-    const unknown = item.results.filter((r) => !a.tests.includes(r.test)).map((r) => r.test);
-    if (unknown.length > 0) {
-      outcomes.push(
-        new AppError(ErrorCode.VALIDATION, `tests not part of this job: ${unknown.join(", ")}; expected one of ${a.tests.join(", ")}`),
-      );
-      continue;
-    }
-    for (const r of item.results) rowsToWrite.set(`${a.id}/${r.test}/${r.try}`, { a, r });
-    outcomes.push({ recorded: item.results.length });
-  }
-  if (rowsToWrite.size === 0) return outcomes;
-  const w = [...rowsToWrite.values()];
-  const { rows: written } = await pool.query<{ attemptId: string }>(
-    `INSERT INTO "TestResult" (id, "attemptId", "jobId", suite, test, try, status, "durationMs", message, measurements, "logRole", "logStart", "logEnd")
-     SELECT x.id, x.aid, a."jobId", x.suite, x.test, x.try, x.status::"TestStatus", x.duration, x.message, x.measurements, x.role, x.start, x.stop
-     FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::text[], $9::jsonb[], $10::text[], $11::int[], $12::int[])
-          AS x(id, aid, suite, test, try, status, duration, message, measurements, role, start, stop)
-     JOIN "Attempt" a ON a.id = x.aid AND a.status = 'running'
-     ORDER BY x.aid
-     FOR SHARE OF a
-     ON CONFLICT ("attemptId", test, try) DO UPDATE SET status = excluded.status, "durationMs" = excluded."durationMs",
-       message = excluded.message, measurements = excluded.measurements, "logRole" = excluded."logRole",
-       "logStart" = excluded."logStart", "logEnd" = excluded."logEnd"
-     RETURNING "attemptId"`,
+  // The last submission of an (attempt, runner, test, try) in the batch wins, as it would one request after another.
+  const rows = new Map<string, { item: number; runnerId: string; attemptId: string; r: SubmittedResult }>();
+  items.forEach((it, item) => {
+    for (const r of it.results)
+      rows.set(`${it.attemptId}/${it.runnerId}/${r.test}/${r.try}`, { item, runnerId: it.runnerId, attemptId: it.attemptId, r });
+  });
+  const w = [...rows.values()];
+  // One statement: lock the attempts FOR SHARE (a finish in flight holds them FOR UPDATE, so a result cannot slip
+  // in after its attempt was judged), drop every item with any row that does not belong (wrong runner, attempt
+  // not running, test not in the job), write the rest. The attempt rows come back for the messages.
+  const { rows: attempts } = await pool.query<AttemptRow>(
+    `WITH a AS (
+       SELECT a.id, a."runnerId", a.status::text AS status, a."endReason", j.tests
+       FROM "Attempt" a JOIN "Job" j ON j.id = a."jobId" WHERE a.id = ANY($1::uuid[]) FOR SHARE OF a
+     ), x AS (
+       SELECT * FROM unnest($2::int[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::int[], $8::text[], $9::int[], $10::text[],
+                            $11::jsonb[], $12::text[], $13::int[], $14::int[])
+         AS x(item, aid, runner, id, test, try, status, duration, message, measurements, role, start, stop)
+     ), bad AS (
+       SELECT DISTINCT x.item FROM x LEFT JOIN a ON a.id = x.aid
+       WHERE a.id IS NULL OR a."runnerId" IS DISTINCT FROM x.runner OR a.status <> 'running' OR NOT (x.test = ANY(a.tests))
+     ), ins AS (
+       INSERT INTO "TestResult" (id, "attemptId", "jobId", suite, test, try, status, "durationMs", message, measurements, "logRole", "logStart", "logEnd")
+       SELECT x.id, x.aid, at."jobId", j.suite, x.test, x.try, x.status::"TestStatus", x.duration, x.message, x.measurements, x.role, x.start, x.stop
+       FROM x JOIN "Attempt" at ON at.id = x.aid JOIN "Job" j ON j.id = at."jobId"
+       WHERE x.item NOT IN (SELECT item FROM bad)
+       ON CONFLICT ("attemptId", test, try) DO UPDATE SET status = excluded.status, "durationMs" = excluded."durationMs",
+         message = excluded.message, measurements = excluded.measurements, "logRole" = excluded."logRole",
+         "logStart" = excluded."logStart", "logEnd" = excluded."logEnd"
+       RETURNING 1
+     )
+     SELECT a.id, a."runnerId", a.status, a."endReason", a.tests, (SELECT count(*) FROM ins)::int AS written FROM a`,
     [
+      [...new Set(items.map((i) => i.attemptId))],
+      w.map((x) => x.item),
+      w.map((x) => x.attemptId),
+      w.map((x) => x.runnerId),
       w.map(() => randomUUID()),
-      w.map((x) => x.a.id),
-      w.map((x) => x.a.suite),
       w.map((x) => x.r.test),
       w.map((x) => x.r.try),
       w.map((x) => x.r.status),
@@ -168,11 +159,17 @@ export async function submitResultsBatch(pool: pg.Pool, items: ResultsItem[]): P
       w.map((x) => x.r.logSpan?.end ?? null),
     ],
   );
-  // An attempt that ended between the check and the insert (a finish or a timeout won the race) wrote nothing.
-  const landed = new Set(written.map((r) => r.attemptId));
-  return outcomes.map((o, i) => {
-    const a = attempts.get(items[i]!.attemptId);
-    return o instanceof Error || !a || landed.has(a.id) ? o : notRunning({ ...a, status: "no longer running" });
+  const byId = new Map(attempts.map((r) => [r.id, r]));
+  // The same checks the statement made, in the same snapshot, now for the messages.
+  return items.map((item) => {
+    const a = byId.get(item.attemptId);
+    if (!a || a.runnerId !== item.runnerId) return notFound("attempt", item.attemptId);
+    if (a.status !== "running") return notRunning(a);
+    const unknown = item.results.filter((r) => !a.tests.includes(r.test)).map((r) => r.test);
+    if (unknown.length > 0) {
+      return new AppError(ErrorCode.VALIDATION, `tests not part of this job: ${unknown.join(", ")}; expected one of ${a.tests.join(", ")}`);
+    }
+    return { recorded: item.results.length };
   });
 }
 
@@ -186,23 +183,29 @@ export type FinishItem = { runnerId: string; attemptId: string; body: FinishAtte
  * locked before attempts, the order every writer uses.
  */
 export async function finishCompletedBatch(pool: pg.Pool, items: FinishItem[]): Promise<Outcome<{ jobStatus: JobStatus }>[]> {
-  const ids = [...new Set(items.map((i) => i.attemptId))];
-  return inTransaction(pool, async (client) => {
-    await client.query(
-      `SELECT r.id FROM "Run" r JOIN "Job" j ON j."runId" = r.id JOIN "Attempt" a ON a."jobId" = j.id
-       WHERE a.id = ANY($1::uuid[]) ORDER BY r.id FOR UPDATE OF r`,
-      [ids],
-    );
-    const { rows } = await client.query<AttemptRow & { results: { test: string; try: number; status: TestStatus }[] }>(
-      `SELECT a.id, a."runnerId", a.status::text AS status, a."endReason", a.number, j.id AS "jobId", j."runId",
-              j.status::text AS "jobStatus", j.tests, j.suite, j."maxAttempts",
+  const ids = arrayLiteral([...new Set(items.map((i) => i.attemptId))], "uuid");
+  const client = await pool.connect();
+  try {
+    // Round trip 1: BEGIN, lock runs then attempts (one statement, ordered by run), and read what the decisions
+    // need. Job statuses of a locked run cannot change under us: every writer locks the run first.
+    const [, locked, runJobs, quarantine] = (await client.query(
+      `BEGIN;
+       SELECT a.id, a."runnerId", a.status::text AS status, a."endReason", a.number, j.id AS "jobId", j."runId",
+              j.status::text AS "jobStatus", j.tests, j.suite, j."maxAttempts", r.status::text AS "runStatus",
               coalesce((SELECT json_agg(json_build_object('test', tr.test, 'try', tr.try, 'status', tr.status))
                         FROM "TestResult" tr WHERE tr."attemptId" = a.id), '[]') AS results
-       FROM "Attempt" a JOIN "Job" j ON j.id = a."jobId"
-       WHERE a.id = ANY($1::uuid[]) ORDER BY a.id FOR UPDATE OF a`,
-      [ids],
-    );
-    const attempts = new Map(rows.map((r) => [r.id, r]));
+       FROM "Attempt" a JOIN "Job" j ON j.id = a."jobId" JOIN "Run" r ON r.id = j."runId"
+       WHERE a.id = ANY(${ids}) ORDER BY r.id, a.id FOR UPDATE OF r, a;
+       SELECT j."runId", j.id, j.status::text AS status FROM "Job" j
+       WHERE j."runId" IN (SELECT j2."runId" FROM "Job" j2 JOIN "Attempt" a ON a."jobId" = j2.id WHERE a.id = ANY(${ids}));
+       SELECT suite || '/' || test AS key FROM "Quarantine" WHERE "expiresAt" IS NULL OR "expiresAt" > now();`,
+    )) as unknown as [
+      unknown,
+      pg.QueryResult<AttemptRow & { runStatus: RunStatus; results: { test: string; try: number; status: TestStatus }[] }>,
+      pg.QueryResult<{ runId: string; id: string; status: JobStatus }>,
+      pg.QueryResult<{ key: string }>,
+    ];
+    const attempts = new Map(locked.rows.map((r) => [r.id, r]));
     const ended = new Map<string, JobStatus>();
     const outcomes: Outcome<{ jobStatus: JobStatus }>[] = [];
     const att = { id: [] as string[], reason: [] as string[], message: [] as (string | null)[] };
@@ -256,8 +259,12 @@ export async function finishCompletedBatch(pool: pg.Pool, items: FinishItem[]): 
       ended.set(a.id, decision.next);
       outcomes.push({ jobStatus: decision.next });
     }
-    if (att.id.length === 0) return outcomes;
+    if (att.id.length === 0) {
+      await client.query("COMMIT");
+      return outcomes;
+    }
 
+    // Round trip 2: every write of the batch in one statement.
     await client.query(
       `WITH att AS (
          UPDATE "Attempt" a SET status = 'completed', "endReason" = x.reason, message = x.message, "finishedAt" = now()
@@ -277,53 +284,56 @@ export async function finishCompletedBatch(pool: pg.Pool, items: FinishItem[]): 
        SELECT (SELECT count(*) FROM att) AS attempts`,
       [att.id, att.message, res.id, res.aid, res.jid, res.suite, res.test, res.status, res.message, job.id, job.status, att.reason],
     );
-    await rollUpRuns(client, [...new Set(att.id.map((id) => attempts.get(id)!.runId))]);
+
+    // Round trip 3: the outcome of every run whose jobs are now all done, and COMMIT.
+    const next = new Map(job.id.map((id, i) => [id, job.status[i] as JobStatus]));
+    const runs = new Map<string, { id: string; status: JobStatus }[]>();
+    for (const j of runJobs.rows) runs.set(j.runId, [...(runs.get(j.runId) ?? []), { id: j.id, status: next.get(j.id) ?? j.status }]);
+    const current = new Map(locked.rows.map((r) => [r.runId, r.runStatus]));
+    const sql = (await runOutcomes(client, runs, new Set(quarantine.rows.map((q) => q.key))))
+      .filter(({ runId, outcome }) => {
+        const from = current.get(runId)!;
+        if (from === outcome) return false;
+        if (from === "queued") assertTransition("run", runId, from, "running");
+        assertTransition("run", runId, from === "queued" ? "running" : from, outcome);
+        return true;
+      })
+      .map(
+        ({ runId, outcome }) =>
+          `UPDATE "Run" SET status = ${literal(outcome)}::"RunStatus", "finishedAt" = now(), "startedAt" = coalesce("startedAt", now())
+           WHERE id = ${literal(runId)}::uuid;`,
+      )
+      .join("\n");
+    await client.query(`${sql}\nCOMMIT;`);
     return outcomes;
-  });
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
 }
 
-/** rollUpRun for many runs at once, over pg: a run whose jobs are all done gets its outcome. */
-async function rollUpRuns(client: pg.PoolClient, runIds: string[]) {
-  const { rows: runs } = await client.query<{ id: string; status: RunStatus; jobs: { id: string; status: JobStatus }[] }>(
-    `SELECT r.id, r.status::text AS status, json_agg(json_build_object('id', j.id, 'status', j.status)) AS jobs
-     FROM "Run" r JOIN "Job" j ON j."runId" = r.id WHERE r.id = ANY($1::uuid[]) GROUP BY r.id`,
-    [runIds],
-  );
-  const done = runs.filter((r) => r.jobs.every((j) => isTerminalJob(j.status)));
-  if (done.length === 0) return;
-  // Quarantine matters only for runs with a failed job: read what it needs once for the whole batch.
-  const failed = done.flatMap((r) => r.jobs.filter((j) => j.status === "failed").map((j) => j.id));
-  let quarantined = new Set<string>();
+/** rollUpRun for many runs at once: the runs whose jobs are all done, with their outcome (quarantine applied). */
+async function runOutcomes(
+  client: pg.PoolClient,
+  runs: Map<string, { id: string; status: JobStatus }[]>,
+  quarantined: Set<string>,
+): Promise<{ runId: string; outcome: RunStatus }[]> {
+  const done = [...runs].filter(([, jobs]) => jobs.every((j) => isTerminalJob(j.status)));
+  // Quarantine matters only for a run with a failed job, and only while some quarantine is in force: then the
+  // deciding results (written above, in this transaction) are read once for the batch.
+  const failed = done.flatMap(([, jobs]) => jobs.filter((j) => j.status === "failed").map((j) => j.id));
   let deciding: DecidingResult[] = [];
-  if (failed.length > 0) {
-    const q = await client.query<{ key: string }>(
-      `SELECT suite || '/' || test AS key FROM "Quarantine" WHERE "expiresAt" IS NULL OR "expiresAt" > now()`,
-    );
-    quarantined = new Set(q.rows.map((r) => r.key));
-    if (quarantined.size > 0) {
-      deciding = (
-        await client.query<DecidingResult>(
-          `SELECT DISTINCT ON (tr."jobId", tr.test) tr."jobId", tr.suite, tr.test, tr.status::text AS status
-           FROM "TestResult" tr JOIN "Attempt" a ON a.id = tr."attemptId"
-           WHERE tr."jobId" = ANY($1::uuid[]) ORDER BY tr."jobId", tr.test, a.number DESC, tr.try DESC`,
-          [failed],
-        )
-      ).rows;
-    }
+  if (failed.length > 0 && quarantined.size > 0) {
+    deciding = (
+      await client.query<DecidingResult>(
+        `SELECT DISTINCT ON (tr."jobId", tr.test) tr."jobId", tr.suite, tr.test, tr.status::text AS status
+         FROM "TestResult" tr JOIN "Attempt" a ON a.id = tr."attemptId"
+         WHERE tr."jobId" = ANY($1::uuid[]) ORDER BY tr."jobId", tr.test, a.number DESC, tr.try DESC`,
+        [failed],
+      )
+    ).rows;
   }
-  const update = { id: [] as string[], status: [] as string[] };
-  for (const run of done) {
-    const outcome = runOutcome(adjustForQuarantine(run.jobs, quarantined, deciding));
-    if (run.status === outcome) continue;
-    if (run.status === "queued") assertTransition("run", run.id, run.status, "running");
-    assertTransition("run", run.id, run.status === "queued" ? "running" : run.status, outcome);
-    update.id.push(run.id);
-    update.status.push(outcome);
-  }
-  if (update.id.length === 0) return;
-  await client.query(
-    `UPDATE "Run" r SET status = x.status::"RunStatus", "finishedAt" = now(), "startedAt" = coalesce(r."startedAt", now())
-     FROM unnest($1::uuid[], $2::text[]) AS x(id, status) WHERE r.id = x.id`,
-    [update.id, update.status],
-  );
+  return done.map(([runId, jobs]) => ({ runId, outcome: runOutcome(adjustForQuarantine(jobs, quarantined, deciding)) }));
 }
