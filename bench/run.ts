@@ -208,7 +208,14 @@ async function main() {
     say("2/5 throughput");
     const api = await startApiOnly({ HIL_QUEUE_TIMEOUT_MS: "3600000" });
     rate = await throughput(api, 4000);
-    if (process.env.BENCH_DEBUG) process.stderr.write(api.api.output().split("\n").filter((l) => /PASS|BATCH/.test(l)).join("\n"));
+    if (process.env.BENCH_DEBUG)
+      process.stderr.write(
+        api.api
+          .output()
+          .split("\n")
+          .filter((l) => /PASS|BATCH/.test(l))
+          .join("\n"),
+      );
     await api.close();
     raw = await rawBullmq(20_000);
     say(`${rate.toFixed(0)} jobs/s through lease+results+finish (50 runners); raw BullMQ ${raw.toFixed(0)} jobs/s`);
