@@ -206,7 +206,7 @@ async function main() {
   let raw = NaN;
   if (wanted("throughput")) {
     say("2/5 throughput");
-    const api = await startApiOnly({ HIL_QUEUE_TIMEOUT_MS: "3600000" });
+    const api = await startApiOnly({ HIL_QUEUE_TIMEOUT_MS: "3600000", LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info" });
     rate = await throughput(api, 4000);
     if (process.env.BENCH_DEBUG)
       process.stderr.write(

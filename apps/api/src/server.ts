@@ -51,6 +51,7 @@ const orchestrator = await createOrchestrator({
   boardBadAfter: env.HIL_BOARD_BAD_AFTER,
   heartbeatIntervalMs: env.HIL_HEARTBEAT_INTERVAL_MS,
   runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS,
+  attemptGraceMs: env.HIL_ATTEMPT_GRACE_MS,
 });
 await orchestrator.reconcile();
 

@@ -13,10 +13,14 @@ export const jobCatalog = {
     payload: z.object({ runId: z.string().uuid() }),
     options: { attempts: 5, backoff: { type: "exponential", delay: 200 } } satisfies JobsOptions,
   },
-  /** Fires when an attempt's time is up; ends it as `timeout` if it is still running. */
-  "hil.attempt.timeout": {
-    payload: z.object({ attemptId: z.string().uuid(), timeoutMs: z.number().int().positive() }),
-    options: { attempts: 3, backoff: { type: "fixed", delay: 1000 } } satisfies JobsOptions,
+  /**
+   * Periodic (every second): ends attempts that outlived their job's timeout plus HIL_ATTEMPT_GRACE_MS as
+   * `timeout`. One sweep rather than a delayed job per attempt: no Redis write on the lease path, and nothing to
+   * clean up for the attempts that end in time (nearly all of them).
+   */
+  "hil.attempts.sweep": {
+    payload: z.object({}),
+    options: { attempts: 1 } satisfies JobsOptions,
   },
   /** Fires when a job's queue timeout is up; ends it as error (queue_timeout) if it is still waiting for boards. */
   "hil.job.queue-timeout": {

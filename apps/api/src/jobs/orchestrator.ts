@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import type { PrismaClient } from "../db.ts";
 import { expandRun, runsAwaitingExpansion } from "../services/runs.ts";
 import { expireQueuedJob } from "../services/cancel.ts";
-import { reapLostRunners, timeOutAttempt } from "../services/runner-protocol.ts";
+import { reapLostRunners, timeOutAttempts } from "../services/runner-protocol.ts";
 import type { WorkSignal } from "../work-signal.ts";
 import { jobCatalog, ORCHESTRATOR_QUEUE } from "./catalog.ts";
 import type { JobName, JobPayload } from "./catalog.ts";
@@ -26,6 +26,8 @@ export type OrchestratorOptions = {
   boardBadAfter: number;
   heartbeatIntervalMs: number;
   runnerTimeoutMs: number;
+  /** Slack beyond a job's timeout before the sweep ends its attempt (HIL_ATTEMPT_GRACE_MS). */
+  attemptGraceMs?: number;
 };
 
 export type Orchestrator = {
@@ -90,12 +92,10 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     "hil.job.queue-timeout": async ({ jobId }) => {
       if (await expireQueuedJob(prisma, jobId)) logger.warn({ jobId, queueTimeoutMs: options.queueTimeoutMs }, "job expired in the queue");
     },
-    "hil.attempt.timeout": async ({ attemptId, timeoutMs }) => {
-      const status = await timeOutAttempt(prisma, attemptId, timeoutMs, options.boardBadAfter);
-      if (status) {
-        logger.warn({ attemptId, timeoutMs, jobStatus: status }, "attempt timed out");
-        workSignal.notify();
-      }
+    "hil.attempts.sweep": async () => {
+      const ended = await timeOutAttempts(prisma, options.attemptGraceMs ?? 60_000, options.boardBadAfter);
+      for (const e of ended) logger.warn(e, "attempt timed out");
+      if (ended.length > 0) workSignal.notify();
     },
     "hil.runners.reap": async () => {
       const ended = await reapLostRunners(prisma, options.runnerTimeoutMs, options.boardBadAfter);
@@ -126,6 +126,12 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     "hil.runners.reap",
     { every: Math.max(500, Math.min(options.heartbeatIntervalMs, options.runnerTimeoutMs / 2)) },
     { name: "hil.runners.reap", data: {}, opts: jobCatalog["hil.runners.reap"].options },
+  );
+
+  await queue.upsertJobScheduler(
+    "hil.attempts.sweep",
+    { every: 1000 },
+    { name: "hil.attempts.sweep", data: {}, opts: jobCatalog["hil.attempts.sweep"].options },
   );
 
   const orchestrator: Orchestrator = {

@@ -30,12 +30,20 @@ import { Batcher, finishCompletedBatch, submitResultsBatch } from "../services/r
 import type { FinishItem, ResultsItem } from "../services/runner-batches.ts";
 import { appendLogChunk, endOrphanedAttempts, finishAttempt, heartbeat, registerRunner, syncBoards } from "../services/runner-protocol.ts";
 
+/**
+ * Per-request logs of the calls every job makes several times (lease polls, heartbeats, results, log chunks,
+ * finishes) would be most of the log and cost a write each; those routes log warnings and errors only, and the
+ * events that matter (job leased, attempt finished) are logged once each by the protocol logger below.
+ */
+const QUIET = "warn";
+
 const AttemptParams = z.object({ id: z.uuid({ message: "attempt id must be a UUID" }) });
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
 /** The runner protocol. Runners never touch Postgres or Redis; this is their only door. */
 export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
-  const { prisma, env, workSignal, orchestrator } = fastify.deps;
+  const { prisma, env, workSignal } = fastify.deps;
+  const log = fastify.log.child({ component: "runner-protocol" });
   const sql = createSqlPool(env.DATABASE_URL, env.HIL_SQL_POOL_SIZE);
   const dispatcher = new Dispatcher({
     pool: sql,
@@ -84,6 +92,7 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
     "/heartbeat",
     {
       preHandler: fastify.requireRunner,
+      logLevel: QUIET,
       schema: { tags: ["runner"], body: HeartbeatBody, response: { 200: HeartbeatResponse, ...errors } },
     },
     async (request) => heartbeat(prisma, runnerOf(request).runnerId, request.body.attemptIds),
@@ -93,6 +102,7 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
     "/lease",
     {
       preHandler: fastify.requireRunner,
+      logLevel: QUIET,
       schema: {
         tags: ["runner"],
         summary: "Long-poll for the next job this runner's free boards can run",
@@ -105,19 +115,10 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
       const aborted = new AbortController();
       request.raw.on("close", () => aborted.abort());
       const decision = await dispatcher.lease(runner.runnerId, request.body.waitMs, aborted.signal);
-      if (decision.healthCheck) request.log.info({ board: decision.healthCheck.board, runner: runner.name }, "health check leased");
+      if (decision.healthCheck) log.info({ board: decision.healthCheck.board, runner: runner.name }, "health check leased");
       const leased = decision.lease;
       if (leased) {
-        request.log.info({ attemptId: leased.attemptId, jobId: leased.jobId, runId: leased.runId, runner: runner.name }, "job leased");
-        // Slack beyond the suite's own bound covers fetching, flashing and uploads; the watchdog is a backstop.
-        const timeoutMs = leased.timeoutMs + env.HIL_ATTEMPT_GRACE_MS;
-        orchestrator
-          .enqueue(
-            "hil.attempt.timeout",
-            { attemptId: leased.attemptId, timeoutMs },
-            { delay: timeoutMs, jobId: `timeout-${leased.attemptId}` },
-          )
-          .catch((err: unknown) => request.log.warn({ err, attemptId: leased.attemptId }, "could not schedule the attempt watchdog"));
+        log.info({ attemptId: leased.attemptId, jobId: leased.jobId, runId: leased.runId, runner: runner.name }, "job leased");
       }
       return decision;
     },
@@ -176,6 +177,7 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
     "/attempts/:id/logs",
     {
       preHandler: fastify.requireRunner,
+      logLevel: QUIET,
       bodyLimit: 4 * 1024 * 1024,
       schema: { tags: ["runner"], params: AttemptParams, body: LogChunkBody, response: { 200: LogChunkResponse, ...errors } },
     },
@@ -229,6 +231,7 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
     "/attempts/:id/results",
     {
       preHandler: fastify.requireRunner,
+      logLevel: QUIET,
       schema: { tags: ["runner"], params: AttemptParams, body: SubmitResultsBody, response: { 200: SubmitResultsResponse, ...errors } },
     },
     async (request) =>
@@ -239,6 +242,7 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
     "/attempts/:id/finish",
     {
       preHandler: fastify.requireRunner,
+      logLevel: QUIET,
       schema: { tags: ["runner"], params: AttemptParams, body: FinishAttemptBody, response: { 200: FinishAttemptResponse, ...errors } },
     },
     async (request) => {
@@ -249,7 +253,7 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
         body.status === "completed"
           ? await completions.submit({ runnerId, attemptId: request.params.id, body: { ...body, status: "completed" } })
           : await finishAttempt(prisma, runnerId, request.params.id, body, env.HIL_BOARD_BAD_AFTER);
-      request.log.info(
+      log.info(
         { attemptId: request.params.id, status: request.body.status, reason: request.body.reason, jobStatus: result.jobStatus },
         "attempt finished",
       );

@@ -29,22 +29,27 @@ type Outcome<O> = O | Error;
  */
 export class Batcher<I, O> {
   private pending: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
-  private flushing = false;
+  private inFlight = 0;
 
+  /**
+   * @param concurrency batches in flight at once: two keep the database busy while the API process answers the
+   *   previous batch's requests, without splitting the load into many small transactions.
+   */
   constructor(
     private readonly run: (items: I[]) => Promise<Outcome<O>[]>,
+    private readonly concurrency = 1,
     private readonly maxBatch = 200,
   ) {}
 
   submit(item: I): Promise<O> {
     return new Promise((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
-      if (!this.flushing) void this.flush();
+      if (this.inFlight < this.concurrency) void this.flush();
     });
   }
 
   private async flush() {
-    this.flushing = true;
+    this.inFlight++;
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0, this.maxBatch);
       let outcomes: Outcome<O>[] | undefined;
@@ -64,7 +69,7 @@ export class Batcher<I, O> {
       }
       outcomes?.forEach((o, i) => (o instanceof Error ? batch[i]!.reject(o) : batch[i]!.resolve(o)));
     }
-    this.flushing = false;
+    this.inFlight--;
   }
 }
 

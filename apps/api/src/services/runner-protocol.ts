@@ -326,16 +326,31 @@ export async function reapLostRunners(db: PrismaClient, timeoutMs: number, board
   return ended;
 }
 
-/** Ends an attempt that ran past its job's timeout. No-op when it already ended. */
-export async function timeOutAttempt(db: PrismaClient, attemptId: string, timeoutMs: number, boardBadAfter: number) {
-  return db.$transaction((tx) =>
-    endAttempt(tx, attemptId, {
-      status: "error",
-      reason: "timeout",
-      message: `attempt did not finish within ${Math.round(timeoutMs / 1000)} s`,
-      boardBadAfter,
-    }),
-  );
+/**
+ * Ends attempts that ran past their job's timeout plus `graceMs` (slack for fetching, flashing and uploads; the
+ * runner enforces the suite's own bound, this is the backstop). Returns what it ended.
+ */
+export async function timeOutAttempts(
+  db: PrismaClient,
+  graceMs: number,
+  boardBadAfter: number,
+): Promise<{ attemptId: string; timeoutMs: number; jobStatus: JobStatus }[]> {
+  const late = await db.$queryRaw<{ id: string; timeoutMs: number }[]>`
+    SELECT a.id::text AS id, j."timeoutMs" FROM "Attempt" a JOIN "Job" j ON j.id = a."jobId"
+    WHERE a.status = 'running' AND a."startedAt" + (j."timeoutMs" + ${graceMs}) * interval '1 millisecond' < now()`;
+  const ended = [];
+  for (const a of late) {
+    const jobStatus = await db.$transaction((tx) =>
+      endAttempt(tx, a.id, {
+        status: "error",
+        reason: "timeout",
+        message: `attempt did not finish within ${Math.round(a.timeoutMs / 1000)} s`,
+        boardBadAfter,
+      }),
+    );
+    if (jobStatus) ended.push({ attemptId: a.id, timeoutMs: a.timeoutMs, jobStatus });
+  }
+  return ended;
 }
 
 /** Ends attempts the runner itself reports as orphaned (it restarted while they were running). */

@@ -78,6 +78,7 @@ export async function buildTestApp(overrides: Record<string, string> = {}, optio
     boardBadAfter: env.HIL_BOARD_BAD_AFTER,
     heartbeatIntervalMs: env.HIL_HEARTBEAT_INTERVAL_MS,
     runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS,
+    attemptGraceMs: env.HIL_ATTEMPT_GRACE_MS,
   });
   const fastify = Fastify({ loggerInstance: logger });
   await fastify.register(app, { env, prisma, orchestrator, workSignal, suites: options.suites ?? TEST_SUITES });

@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "Attempt_status_idx" ON "Attempt"("status");
