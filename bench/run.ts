@@ -213,7 +213,7 @@ async function main() {
         api.api
           .output()
           .split("\n")
-          .filter((l) => /PASS|BATCH/.test(l))
+          .filter((l) => /PASS|BATCH|COUNTS/.test(l))
           .join("\n"),
       );
     await api.close();

@@ -91,8 +91,13 @@ export type DispatcherOptions = {
 
 export class Dispatcher {
   private readonly waiters = new Map<string, Waiter[]>();
-  /** Runners that asked since the last pass: their lastSeenAt is bumped (asking for work is a sign of life). */
+  /**
+   * Runners that asked since the last pass: their lastSeenAt is bumped (asking for work is a sign of life), at
+   * most once a second per runner: the reaper counts in tens of seconds, and a runner leasing a thousand
+   * zero-length jobs a second should not cost a thousand row updates.
+   */
   private readonly fresh = new Set<string>();
+  private readonly bumped = new Map<string, number>();
   private running: Promise<void> | undefined;
   private again = false;
   private closed = false;
@@ -123,7 +128,7 @@ export class Dispatcher {
       const list = this.waiters.get(runnerId) ?? [];
       list.push(waiter);
       this.waiters.set(runnerId, list);
-      this.fresh.add(runnerId);
+      if (Date.now() - (this.bumped.get(runnerId) ?? 0) >= 1000) this.fresh.add(runnerId);
       this.kick();
     });
   }
@@ -177,6 +182,7 @@ export class Dispatcher {
     const { pool, settings } = this.options;
     const seen = [...this.fresh];
     this.fresh.clear();
+    for (const id of seen) this.bumped.set(id, Date.now());
 
     const decisions = new Map<Waiter, LeaseDecision>();
     const client = await pool.connect();
@@ -189,8 +195,9 @@ export class Dispatcher {
          SELECT pg_advisory_xact_lock(${PASS_LOCK[0]}, ${PASS_LOCK[1]});
          UPDATE "Runner" SET "lastSeenAt" = now() WHERE id = ANY(${arrayLiteral(seen, "uuid")});
          SELECT b.id, b."runnerId", b.name, b.type, b.tags, b."group", b.health::text AS health,
-                EXISTS (SELECT 1 FROM "AttemptBoard" ab JOIN "Attempt" a ON a.id = ab."attemptId"
-                        WHERE ab."boardId" = b.id AND a.status = 'running') AS busy
+                -- From the few running attempts (index on status), not from each board's whole history.
+                b.id IN (SELECT ab."boardId" FROM "Attempt" a JOIN "AttemptBoard" ab ON ab."attemptId" = a.id
+                         WHERE a.status = 'running') AS busy
          FROM "Board" b JOIN "Runner" r ON r.id = b."runnerId"
          WHERE b.present AND b.health IN ('good', 'unknown')
            AND (r.id = ANY(${arrayLiteral([...waiting.keys()], "uuid")})
