@@ -190,8 +190,13 @@ export class Dispatcher {
     try {
       // One round trip: BEGIN, the pass lock (every pass of every API process takes it), the sign of life of the
       // runners that asked, and the boards. Sent as text: a multi-statement query cannot carry parameters.
-      const [, , , { rows: boards }] = (await client.query(
+      // The pass commits without waiting for the WAL flush (a millisecond or more here, on every hand-over): if
+      // Postgres crashed right after, the lost lease would leave its job queued and the runner's results and
+      // finish would be refused as for an unknown attempt, so it costs a re-run, never a wrong result. Results and
+      // finishes keep synchronous commits.
+      const [, , , , { rows: boards }] = (await client.query(
         `BEGIN;
+         SET LOCAL synchronous_commit = off;
          SELECT pg_advisory_xact_lock(${PASS_LOCK[0]}, ${PASS_LOCK[1]});
          UPDATE "Runner" SET "lastSeenAt" = now() WHERE id = ANY(${arrayLiteral(seen, "uuid")});
          SELECT b.id, b."runnerId", b.name, b.type, b.tags, b."group", b.health::text AS health,
@@ -203,7 +208,7 @@ export class Dispatcher {
            AND (r.id = ANY(${arrayLiteral([...waiting.keys()], "uuid")})
                 OR r."lastSeenAt" > now() - ${literal(settings.runnerTimeoutMs)} * interval '1 millisecond')
          ORDER BY b."runnerId", b.name;`,
-      )) as unknown as [unknown, unknown, unknown, pg.QueryResult<BoardRow>];
+      )) as unknown as [unknown, unknown, unknown, unknown, pg.QueryResult<BoardRow>];
 
       // Health checks first: a board of unknown health proves itself before it takes a job.
       const spare = new Map([...waiting].map(([id, list]) => [id, [...list]]));
