@@ -73,6 +73,42 @@ describe("gang allocation", () => {
     expect(attempts.map((a) => a._count)).toEqual(Array(60).fill(1));
   });
 
+  it("keeps allocation atomic when two API processes schedule the same boards", async () => {
+    const second = await t.startAnother();
+    // Each runner's lease loops alternate between the two API processes, so both plan for the same boards.
+    const runners = await Promise.all(
+      Array.from({ length: 4 }, (_, r) =>
+        FakeRunner.create(
+          t.api.url,
+          ADMIN,
+          `two-${r}`,
+          Array.from({ length: 2 }, (_, b) => ({ name: `b${b}`, type: "two" })),
+        ),
+      ),
+    );
+    const jobs: string[] = [];
+    for (let i = 0; i < 120; i++) jobs.push((await insertJob(t.prisma, { boards: 1 + (i % 2), boardType: "two" })).jobId);
+    const stop = { done: false };
+    const violations: unknown[] = [];
+    const checker = (async () => {
+      while (!stop.done) {
+        violations.push(...(await doubleBooked()));
+        await sleep(1);
+      }
+    })();
+    const loops = runners.flatMap((r) =>
+      [t.api.url, second.url, t.api.url, second.url, t.api.url, second.url].map((url) => work(r.via(url), stop, () => Math.random() * 3)),
+    );
+    await expect
+      .poll(() => t.prisma.job.count({ where: { status: "passed", id: { in: jobs } } }), { timeout: 60_000, interval: 200 })
+      .toBe(120);
+    stop.done = true;
+    await Promise.all([...loops, checker]);
+    expect(violations).toEqual([]);
+    const attempts = await t.prisma.attempt.groupBy({ by: ["jobId"], where: { jobId: { in: jobs } }, _count: true });
+    expect(attempts.map((a) => a._count)).toEqual(Array(120).fill(1));
+  });
+
   it("does not starve a 4-board job under a stream of 1-board jobs", async () => {
     const runner = await FakeRunner.create(
       t.api.url,

@@ -87,6 +87,11 @@ export class FakeRunner {
     );
   }
 
+  /** The same runner (same token) speaking to another API process. */
+  via(base: string): FakeRunner {
+    return new FakeRunner(base, this.name, this.token, this.boards);
+  }
+
   async lease(waitMs = 2000): Promise<Lease | null> {
     const res = await send("POST", this.base, "/api/v1/runner/lease", this.token, { waitMs }, LeaseResponse);
     if (res.healthCheck) {

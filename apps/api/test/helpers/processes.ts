@@ -138,11 +138,19 @@ export async function startApiOnly(apiEnv: Record<string, string> = {}) {
   const { db, workDir, env } = await freshApiEnvironment("hil-api-", { LOG_LEVEL: "warn", ...apiEnv });
   const api = await startApi(env);
   const prisma = createPrisma(db.url, 4);
+  const others: ApiServer[] = [];
   return {
     api,
     prisma,
     workDir,
+    /** Another API process on the same database and queue (its own port), as in a deployment behind a balancer. */
+    startAnother: async () => {
+      const other = await startApi({ ...env, PORT: String(await freePort()) });
+      others.push(other);
+      return other;
+    },
     close: async () => {
+      await Promise.all(others.map((o) => o.stop()));
       await api.stop();
       await prisma.$disconnect();
       await db.drop();
