@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { FakeRunner } from "../apps/api/test/helpers/fake-runner.ts";
-import { insertJob } from "../apps/api/test/helpers/jobs.ts";
+import { insertJob, insertJobs } from "../apps/api/test/helpers/jobs.ts";
 import { ADMIN, startApiOnly } from "../apps/api/test/helpers/processes.ts";
 import { adminQuery, databaseUrl, templateDb, TEST_REDIS_URL, uniquePrefix } from "../apps/api/test/helpers/services.ts";
 import { applyMigrations } from "../apps/api/src/db/migrate.ts";
@@ -47,7 +47,7 @@ async function idleGap(api: Api): Promise<number[]> {
   const runners = await Promise.all(
     [0, 1, 2, 3].map((i) => FakeRunner.create(api.api.url, ADMIN, `gap-${i}`, [{ name: "g", type: "gap" }])),
   );
-  for (let i = 0; i < 400; i++) await insertJob(api.prisma, { boards: 1, boardType: "gap" });
+  await insertJobs(api.prisma, 400, { boards: 1, boardType: "gap" });
   const gaps: number[] = [];
   await Promise.all(
     runners.map(async (runner) => {
@@ -69,21 +69,23 @@ async function throughput(api: Api, jobs: number): Promise<number> {
   const runners = await Promise.all(
     Array.from({ length: 50 }, (_, i) => FakeRunner.create(api.api.url, ADMIN, `tp-${i}`, [{ name: "b", type: "tp" }])),
   );
-  for (let i = 0; i < jobs; i++) await insertJob(api.prisma, { boards: 1, boardType: "tp", tests: ["noop"] });
+  await insertJobs(api.prisma, jobs, { boards: 1, boardType: "tp", tests: ["noop"] });
   const t0 = performance.now();
   let done = 0;
+  let last = t0;
   await Promise.all(
     runners.map(async (r) => {
-      for (;;) {
+      while (done < jobs) {
         const lease = await r.lease(200);
-        if (!lease) return;
+        if (!lease) continue;
         await r.results(lease.attemptId, [{ test: "noop", try: 1, status: "pass", durationMs: 0 }]);
         await r.finish(lease.attemptId);
         done++;
+        last = performance.now();
       }
     }),
   );
-  return done / ((performance.now() - t0 - 200) / 1000);
+  return jobs / ((last - t0) / 1000);
 }
 
 async function rawBullmq(jobs: number): Promise<number> {
@@ -204,21 +206,19 @@ async function main() {
 
   let rate = NaN;
   let raw = NaN;
+  const rates: number[] = [];
   if (wanted("throughput")) {
-    say("2/5 throughput");
-    const api = await startApiOnly({ HIL_QUEUE_TIMEOUT_MS: "3600000", LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info" });
-    rate = await throughput(api, 4000);
-    if (process.env.BENCH_DEBUG)
-      process.stderr.write(
-        api.api
-          .output()
-          .split("\n")
-          .filter((l) => /PASS|BATCH|COUNTS/.test(l))
-          .join("\n"),
-      );
-    await api.close();
+    // Three rounds on fresh API processes and databases; the median is reported (these machines are noisy).
+    for (let round = 1; round <= 3; round++) {
+      say(`2/5 throughput, round ${round} of 3`);
+      const api = await startApiOnly({ HIL_QUEUE_TIMEOUT_MS: "3600000", LOG_LEVEL: "info" });
+      rates.push(await throughput(api, 4000));
+      await api.close();
+      say(`${rates.at(-1)!.toFixed(0)} jobs/s`);
+    }
+    rate = pct(rates, 50);
     raw = await rawBullmq(20_000);
-    say(`${rate.toFixed(0)} jobs/s through lease+results+finish (50 runners); raw BullMQ ${raw.toFixed(0)} jobs/s`);
+    say(`median ${rate.toFixed(0)} jobs/s through lease+results+finish (50 runners); raw BullMQ ${raw.toFixed(0)} jobs/s`);
   }
 
   let mk = { makespan: NaN, bound: NaN };
@@ -254,21 +254,24 @@ async function main() {
     "| --- | --- | --- | --- | --- |",
     `| board idle gap p50 | ${ms(gap50)} | HTTP round trip p50 ${ms(rtt50)} | ${(gap50 / rtt50).toFixed(1)}x a round trip | |`,
     `| board idle gap p99 | ${ms(gap99)} | Treadmill matches every 10 s | ${(10_000 / gap99).toFixed(0)}x shorter than Treadmill's interval | p99 < 50 ms |`,
-    `| throughput (50 runners, zero-length suites) | ${rate.toFixed(0)} jobs/s | raw BullMQ add->process ${raw.toFixed(0)} jobs/s | ${(rate / raw).toFixed(3)} of raw BullMQ | >= 1,000 jobs/s |`,
+    `| throughput (50 runners, zero-length suites), median of 3 | ${rate.toFixed(0)} jobs/s (rounds: ${rates.map((r) => r.toFixed(0)).join(", ")}) | raw BullMQ add->process ${raw.toFixed(0)} jobs/s | ${(rate / raw).toFixed(3)} of raw BullMQ | >= 1,000 jobs/s |`,
     `| makespan, mixed 1/2/4-board jobs | ${ms(mk.makespan)} | lower bound ${ms(mk.bound)} | ${(mk.makespan / mk.bound).toFixed(3)} | <= 1.05 |`,
     `| nightly matrix, ${matrix.results.toLocaleString("en")} stored results, server time p95 | ${ms(matrix.p95Ms)} (first request after start ${ms(matrix.coldMs)}) | p50 ${ms(matrix.p50Ms)} | p95/p50 ${(matrix.p95Ms / matrix.p50Ms).toFixed(2)} | p95 < 100 ms |`,
     `| emulated radio nightly (ieee802154 + openthread, 4 boards) | ${ms(nightly.wallMs)} wall | ${(nightly.virtualMs / 1000).toFixed(0)} s on hardware (virtual time) | ${nightly.speedup.toFixed(0)}x faster than real time | a few seconds |`,
     "",
     "Idle gap: time from a runner's `finish` returning to its next `lease` returning, while jobs are queued (4 runners",
-    "of one board, 400 one-board jobs, all four competing for the same API process and Postgres on 2 cores). Throughput: every job is one lease, one result submission and one finish, each a",
-    "Postgres transaction. Makespan: 60 jobs (1, 2 and 4 boards, 300-900 ms each) on two runners of 4 boards; the",
-    "lower bound is max(total board-time / boards, longest job).",
+    "of one board, 400 one-board jobs, all competing for one API process and Postgres on 2 cores). Throughput: 4,000",
+    "jobs, each one lease, one result submission and one finish over HTTP, driven by 50 fake runners in the bench",
+    "process on the same 2 cores as the API and Postgres; raw BullMQ is add -> process of empty jobs with 50-way",
+    "concurrency and no database. Makespan: 60 jobs (1, 2 and 4 boards, 300-900 ms each) on two runners of 4",
+    "boards; the lower bound is max(total board-time / boards, longest job).",
     "",
-    "Where the time goes (CPU profile of the API under the throughput load): the API process is about 40% idle",
-    "and spends most of its busy time in Prisma and in socket writes to Postgres; a job costs about 38 SQL",
-    "statements over its lease, results and finish, on a 2-core machine shared by the API, Postgres and the",
-    "load generator. Throughput therefore scales with fewer statements per job (batching results into finish,",
-    "raw SQL on the hot path) and with more API processes, not with the scheduler's algorithm.",
+    "Why these figures: a scheduling pass plans every waiting lease request at once and commits in two round trips",
+    "(the queue head is cached between passes), results and completed finishes are group-committed with set-based",
+    "SQL, and job timeouts are a one-second sweep rather than a Redis write per lease. On these machines a Postgres",
+    "round trip costs far more than the SQL it carries, so the figures follow the number of round trips per job",
+    "(well under one at full load) more than the planner's algorithm. The makespan stays close to its bound because",
+    "the planner packs bigger jobs first, best fit, with reservations so 4-board jobs never wait behind 1-board jobs.",
     "",
   );
   await writeFile(join(import.meta.dirname, "results.md"), lines.join("\n"));

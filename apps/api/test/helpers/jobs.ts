@@ -51,3 +51,48 @@ export async function insertJob(db: PrismaClient, job: TestJob): Promise<{ runId
   });
   return { runId: run.id, jobId: created.id };
 }
+
+/** `count` one-job runs like insertJob's, in two statements (benchmarks queue thousands). */
+export async function insertJobs(db: PrismaClient, count: number, job: TestJob): Promise<void> {
+  const project = await db.project.upsert({
+    where: { name: job.project ?? "default" },
+    update: {},
+    create: { name: job.project ?? "default" },
+  });
+  const roles = Array.from({ length: job.boards }, (_, i) => ({
+    role: `r${i}`,
+    boardType: job.boardType ?? "bench",
+    tags: [],
+    firmware: [],
+  }));
+  const runIds = Array.from({ length: count }, () => randomUUID());
+  // Distinct creation times keep the queue order defined (and equal to the insertion order).
+  const t0 = Date.now() - count;
+  await db.run.createMany({
+    data: runIds.map((id, i) => ({
+      id,
+      projectId: project.id,
+      trigger: "manual" as const,
+      seed: 1n,
+      priority: job.priority ?? 100,
+      createdAt: new Date(t0 + i),
+      parameters: { suites: ["bench"], boards: [job.boardType ?? "bench"], faults: null, firmware: {}, plan: [] },
+    })),
+  });
+  await db.job.createMany({
+    data: runIds.map((runId, i) => ({
+      id: randomUUID(),
+      runId,
+      projectId: project.id,
+      priority: job.priority ?? 100,
+      suite: "bench",
+      tests: job.tests ?? [],
+      roles,
+      timeoutMs: job.timeoutMs ?? 60_000,
+      reruns: job.reruns ?? 0,
+      sameGroup: job.sameGroup ?? false,
+      maxAttempts: 1,
+      createdAt: new Date(t0 + i),
+    })),
+  });
+}
