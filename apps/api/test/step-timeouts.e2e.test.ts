@@ -1,6 +1,6 @@
 /**
  * The runner's per-step bounds, end to end with the real API and `hil-runner`: each ends with its precise status and
- * reason (flash timeouts are covered with real flash-tool processes in the runner's own tests).
+ * reason. (A flash tool's own timeout, with real tool processes, is in the runner's hardware tests.)
  */
 import type { ResultItem, Run } from "@tock-hil/protocol";
 import { afterEach, describe, expect, it } from "vitest";
@@ -28,6 +28,27 @@ describe("step timeouts", () => {
     expect(attempt).toMatchObject({ status: "error", endReason: "boot_timeout" });
     expect(attempt.message).toMatch(/role rx\) printed nothing within \d+ ms of reset/);
     expect(results.every((r) => r.status === "error")).toBe(true);
+  });
+
+  it("ends the attempt as flash_timeout when a board's probe stops answering, then health-checks the board", async () => {
+    stack = await startStack({ apiEnv: { HIL_STEP_FLASH_MS: "500" } });
+    const { final, attempt, results } = await runOnce(stack, { faults: { flashHang: ["radio_rx"] } });
+    expect(final.status).toBe("error");
+    expect(attempt).toMatchObject({ status: "error", endReason: "flash_timeout" });
+    expect(attempt.message).toMatch(/^flashing nrf-\d \(role rx\) took longer than 500 ms$/);
+    expect(results.length).toBeGreaterThan(0);
+    expect(results.every((r) => r.status === "error")).toBe(true);
+    // The board is in doubt after a flash timeout: it gets a health check (which passes: the fault was the job's)
+    // on top of the one every new board gets, and is good again.
+    const board = /flashing (nrf-\d)/.exec(attempt.message ?? "")![1]!;
+    const checks = () =>
+      stack!.runner
+        .output()
+        .split("\n")
+        .filter((l) => l.includes('"msg":"health check done"') && l.includes(`"board":"${board}"`) && l.includes('"ok":true'));
+    await expect.poll(() => checks().length, { timeout: 15_000 }).toBe(2);
+    const boards = (await call<{ boards: { name: string; health: string }[] }>(stack.api.url, "GET", "/api/v1/boards")).body.boards;
+    expect(boards.find((b) => b.name === board)?.health).toBe("good");
   });
 
   it("marks a test that outlives its wall-time bound as error (timed out) and goes on with the next test", async () => {

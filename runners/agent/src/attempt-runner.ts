@@ -151,6 +151,14 @@ async function execute(
           message: `flashing ${board.name} (role ${role.role}) took longer than ${lease.steps.flashMs} ms`,
         });
       }
+      // The flash tool's own bound (a lab's per-board `flash.timeoutMs`) is a flash timeout too, not a failed write.
+      if (err instanceof FlashError && err.code === "timeout") {
+        throw new AttemptFailure({
+          status: "error",
+          reason: "flash_timeout",
+          message: `flashing ${board.name} (role ${role.role}) timed out: ${err.message}`,
+        });
+      }
       if (err instanceof FlashError) {
         throw new AttemptFailure({
           status: "error",

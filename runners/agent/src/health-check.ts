@@ -8,6 +8,9 @@ import { FlashError } from "@tock-hil/board";
 import type { HealthCheck } from "@tock-hil/protocol";
 import type { FirmwareCache } from "./firmware-cache.ts";
 
+/** The flash bound when the API does not send one (the API's default HIL_STEP_FLASH_MS). */
+const DEFAULT_FLASH_MS = 120_000;
+
 export async function runHealthCheck(
   check: HealthCheck,
   lab: Lab,
@@ -23,8 +26,10 @@ export async function runHealthCheck(
   try {
     await lab.beginSession({ seed: 0 });
     const images = [];
+    // Downloads are bounded by the API client; the flash is bounded like a job's, so a wedged probe cannot hold
+    // the runner forever.
     for (const fw of check.firmware) images.push(await cache.get(fw, signal));
-    await board.flash(images, signal);
+    await board.flash(images, AbortSignal.any([signal, AbortSignal.timeout(check.flashTimeoutMs ?? DEFAULT_FLASH_MS)]));
     await board.reset();
     const deadline = lab.clock.now() + check.bootTimeoutMs;
     while (output.length === 0 && lab.clock.now() < deadline) await lab.clock.sleep(50, signal);

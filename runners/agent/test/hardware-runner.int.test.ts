@@ -158,39 +158,44 @@ describe("hil-runner start with hardware boards", () => {
     expect(runnerOutput).toContain("board already holds these images; not reflashed");
   });
 
-  const classes: [string, () => Promise<void>, () => Promise<void>, RegExp][] = [
+  // [FlashError code, fault, repair, message, the attempt's endReason]
+  const classes: [string, () => Promise<void>, () => Promise<void>, RegExp, string][] = [
     [
       "probe_not_found",
       async () => pty.setMode(PROBE, "absent"),
       async () => pty.setMode(PROBE, "ok"),
       /probe_not_found: nrf-1: nrfjprog could not find/,
+      "flash_failed",
     ],
     [
       "timeout",
       async () => pty.setMode(PROBE, "hang"),
       async () => pty.setMode(PROBE, "ok"),
       /timeout: nrf-1: nrfjprog did not finish .* within 2000 ms/,
+      "flash_timeout",
     ],
     [
       "verify_failed",
       async () => pty.setMode(PROBE, "verify_fail"),
       async () => pty.setMode(PROBE, "ok"),
       /verify_failed: nrf-1: nrfjprog wrote/,
+      "flash_failed",
     ],
     [
       "tool_missing",
       () => rename(join(pty.binDir, "nrfjprog"), join(pty.binDir, "nrfjprog.away")),
       () => rename(join(pty.binDir, "nrfjprog.away"), join(pty.binDir, "nrfjprog")),
       /tool_missing: nrf-1: nrfjprog is not installed/,
+      "flash_failed",
     ],
   ];
-  for (const [name, inject, clear, message] of classes) {
-    it(`ends a job whose flash fails with ${name} as an infra error (flash_failed) and health-checks the board after it`, async () => {
+  for (const [name, inject, clear, message, endReason] of classes) {
+    it(`ends a job whose flash fails with ${name} as an infra error (${endReason}) and health-checks the board after it`, async () => {
       // A different app, so the runner must flash (an identical image would be skipped).
       await inject();
       const attempt = await finishedAttempt(await insertRadioTxJob("radio_rx"));
       expect(attempt.status).toBe("error");
-      expect(attempt.endReason, attempt.message ?? "").toBe("flash_failed");
+      expect(attempt.endReason, attempt.message ?? "").toBe(endReason);
       expect(attempt.message).toMatch(message);
       const results = await t.prisma.testResult.findMany({ where: { attemptId: attempt.id } });
       expect(results.map((r) => r.status)).toEqual(["error"]);

@@ -1,7 +1,7 @@
 /**
  * An emulated nRF52840DK: flash contents, serial console, radio, and the kernel boot that runs from them.
  */
-import { checkImages, describeImage } from "./flash-check.ts";
+import { checkImages, describeImage, stallIfProbeHangs } from "./flash-check.ts";
 import type { FlashLayout } from "./flash-check.ts";
 import type { Board, FirmwareImage, FlashReport, SerialConsole } from "@tock-hil/board";
 import { FlashError } from "@tock-hil/board";
@@ -32,13 +32,22 @@ export type TargetedFault = { target: string; afterMs: number };
 export type BoardFaults = {
   /** Boards that stay silent after every reset (a kernel that faults before its banner, a dead UART). */
   bootHang: string[];
+  /** Boards (or images being flashed) whose debug probe stops answering mid-write. */
+  flashHang: string[];
   boardHang: TargetedFault[];
   kernelPanic: TargetedFault[];
   routerAbsent: boolean;
   wrongNetworkKey: boolean;
 };
 
-export const NO_BOARD_FAULTS: BoardFaults = { bootHang: [], boardHang: [], kernelPanic: [], routerAbsent: false, wrongNetworkKey: false };
+export const NO_BOARD_FAULTS: BoardFaults = {
+  bootHang: [],
+  flashHang: [],
+  boardHang: [],
+  kernelPanic: [],
+  routerAbsent: false,
+  wrongNetworkKey: false,
+};
 
 /** The chip's factory EUI-64 (FICR), stable per board name. */
 export function eui64For(boardName: string): Uint8Array {
@@ -116,6 +125,7 @@ export class EmulatedBoard implements Board {
     this.#flash = undefined;
     this.#otSettings = {};
     const { kernel, kernelImage, apps, names, written } = checkImages(this, NRF52840DK_LAYOUT, images);
+    await stallIfProbeHangs(this, this.#faults.flashHang, { names, written }, signal);
     if (signal?.aborted) throw new FlashError("cancelled", `flashing ${this.name} was cancelled`);
     if ((kernel.flavour === "ot-cli-ftd" || kernel.flavour === "sniffer") && apps.length > 0) {
       throw new FlashError(

@@ -91,3 +91,28 @@ export function checkImages(board: { name: string; type: string }, layout: Flash
   }
   return { kernel, kernelImage, apps, names, written };
 }
+
+/**
+ * The flashHang fault: the debug probe stops answering part-way through the write, as a wedged J-Link or a board
+ * held in reset does. Like a real tool talking to a dead probe, the flash then only ends when the caller gives up
+ * (its signal), and the board is left erased. Targets are "all", the board's name, or a name being flashed.
+ */
+export async function stallIfProbeHangs(
+  board: { name: string },
+  targets: readonly string[],
+  checked: Pick<CheckedImages, "names" | "written">,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  if (!targets.some((t) => t === "all" || t === board.name || checked.names.has(t))) return;
+  await new Promise<void>((resolve) => {
+    if (!signal) return; // nobody bounds this flash: it hangs, as it would on the bench
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  const timedOut = signal?.reason instanceof DOMException && signal.reason.name === "TimeoutError";
+  throw new FlashError(
+    timedOut ? "timeout" : "cancelled",
+    `${board.name}: the debug probe stopped answering while writing ${checked.written[0]?.name ?? "the kernel"}` +
+      (timedOut ? "; gave up" : "; flashing was cancelled"),
+  );
+}

@@ -60,6 +60,7 @@ export function resolveFaults(faults: Faults | undefined, sessionStartUs: number
   }
   const boards: BoardFaults = {
     bootHang: f.bootHang ?? [],
+    flashHang: f.flashHang ?? [],
     boardHang: f.boardHang ?? [],
     kernelPanic: f.kernelPanic ?? [],
     routerAbsent: f.routerAbsent ?? false,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { FlashError } from "@tock-hil/board";
 import { createEmulatedLab } from "../src/lab.ts";
 import { Radio } from "../src/radio.ts";
 import { countLines, image, record } from "./helpers.ts";
@@ -68,6 +69,38 @@ describe("medium faults", () => {
 });
 
 describe("board faults and process console", () => {
+  it("flashHang stalls the flash of the targeted image until the caller gives up, on nRF and on network boards", async () => {
+    const lab = createEmulatedLab({
+      boards: [
+        { name: "nrf-1", type: "nrf52840dk" },
+        { name: "nrf-2", type: "nrf52840dk" },
+        { name: "eth-1", type: "nucleo_f429zi" },
+      ],
+    });
+    await lab.beginSession({ seed: 1, faults: { flashHang: ["radio_rx", "eth-1"] } });
+    const stalled = lab.board("nrf-1");
+    const log = record(stalled);
+    // The probe answers for other images and other boards.
+    await expect(lab.board("nrf-2").flash([image("nrf52840dk"), image("radio_tx")])).resolves.toMatchObject({ written: [{}, {}] });
+    const started = Date.now();
+    const timedOut = await stalled.flash([image("nrf52840dk"), image("radio_rx")], AbortSignal.timeout(150)).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(timedOut).toBeInstanceOf(FlashError);
+    expect(timedOut).toMatchObject({ code: "timeout", message: expect.stringMatching(/nrf-1: the debug probe stopped answering/) });
+    // Left erased, as a write cut short leaves a real board: nothing boots.
+    await stalled.reset();
+    await lab.clock.sleep(1000);
+    expect(log.text()).toBe("");
+    const cancel = new AbortController();
+    const eth = lab.boards.find((b) => b.name === "eth-1")!;
+    const pending = eth.flash([image("nucleo_f429zi"), image("lwip_net_test")], cancel.signal).catch((e: unknown) => e);
+    cancel.abort();
+    expect(await pending).toMatchObject({ code: "cancelled" });
+    // A session without the fault flashes normally again.
+    await lab.beginSession({ seed: 2 });
+    await expect(stalled.flash([image("nrf52840dk"), image("radio_rx")], AbortSignal.timeout(1000))).resolves.toBeDefined();
+  });
+
   it("boardHang by app name silences exactly the board running that app", async () => {
     const lab = lab2();
     await lab.beginSession({ seed: 1, faults: { boardHang: [{ target: "radio_tx", afterMs: 1000 }] } });

@@ -107,6 +107,12 @@ export const Faults = z
       .describe(
         'Targets ("all", a board name, or an app/image name) that print nothing after any reset: the runner ends the attempt as boot_timeout',
       ),
+    flashHang: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(
+        'Targets ("all", a board name, or an image/app name being flashed) whose debug probe stops answering mid-write: flashing never completes and the runner ends the attempt as flash_timeout',
+      ),
     boardHang: z
       .array(
         z
@@ -411,6 +417,8 @@ export const HealthCheck = z.object({
   board: z.string(),
   firmware: z.array(LeasedFirmware),
   bootTimeoutMs: z.number(),
+  // Optional so that a runner and an API of different versions still agree; the runner falls back to its default.
+  flashTimeoutMs: z.number().optional().describe("Bound on flashing the board (HIL_STEP_FLASH_MS)"),
 });
 export type HealthCheck = z.infer<typeof HealthCheck>;
 

@@ -450,6 +450,7 @@ async function healthCheckFor(
       board: board.name,
       firmware: [{ name: kernel.name, kind: kernel.kind, sha256: kernel.sha256, size: kernel.size, flash: true }],
       bootTimeoutMs: settings.steps.bootMs,
+      flashTimeoutMs: settings.steps.flashMs,
     };
   }
   return undefined;

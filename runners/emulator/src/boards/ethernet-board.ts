@@ -34,7 +34,13 @@ export class EthernetBoard extends TockBoard {
   readonly tap: EthernetTap;
   #kernel: KernelCore<NetDrivers> | undefined;
 
-  constructor(options: { name: string; type: typeof NUCLEO_F429ZI | typeof QEMU_RV32_VIRT; sched: Scheduler; segment: L2Segment }) {
+  constructor(options: {
+    name: string;
+    type: typeof NUCLEO_F429ZI | typeof QEMU_RV32_VIRT;
+    sched: Scheduler;
+    segment: L2Segment;
+    flashHang?: () => readonly string[];
+  }) {
     super({ ...options, layout: options.type === NUCLEO_F429ZI ? NUCLEO_F429ZI_LAYOUT : QEMU_RV32_VIRT_LAYOUT });
     this.mac = new EthernetMac(options.sched, options.segment.attach(options.name, "board"));
     this.mac.powerOff();

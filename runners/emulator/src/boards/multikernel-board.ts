@@ -48,7 +48,13 @@ export class MultiKernelBoard extends TockBoard {
   readonly #atLineStart = [true, true];
 
   constructor(options: { name: string; sched: Scheduler; faults: () => Faults }) {
-    super({ name: options.name, type: MULTIKERNEL, sched: options.sched, layout: MULTIKERNEL_LAYOUT });
+    super({
+      name: options.name,
+      type: MULTIKERNEL,
+      sched: options.sched,
+      layout: MULTIKERNEL_LAYOUT,
+      flashHang: () => options.faults().flashHang ?? [],
+    });
     this.#faults = options.faults;
     this.channel = new InterKernelChannel(options.sched);
     this.ipcNg = [

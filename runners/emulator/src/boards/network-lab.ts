@@ -49,7 +49,7 @@ export class NetworkEnvironment {
   createBoard(name: string, type: string): NetworkBoard {
     let board: NetworkBoard;
     if (type === NUCLEO_F429ZI || type === QEMU_RV32_VIRT)
-      board = new EthernetBoard({ name, type, sched: this.#sched, segment: this.segment });
+      board = new EthernetBoard({ name, type, sched: this.#sched, segment: this.segment, flashHang: () => this.#faults.flashHang ?? [] });
     else if (type === PICO_W) board = new PicoWBoard({ name, sched: this.#sched, air: this.air, faults: () => this.#faults });
     else if (type === MULTIKERNEL) board = new MultiKernelBoard({ name, sched: this.#sched, faults: () => this.#faults });
     else throw new Error(`board ${name}: type ${type} is not a network board`);

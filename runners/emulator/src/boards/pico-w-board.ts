@@ -34,7 +34,13 @@ export class PicoWBoard extends TockBoard {
   #kernel: KernelCore<WifiDrivers> | undefined;
 
   constructor(options: { name: string; sched: Scheduler; air: WifiAir; faults: () => Faults }) {
-    super({ name: options.name, type: PICO_W, sched: options.sched, layout: PICO_W_LAYOUT });
+    super({
+      name: options.name,
+      type: PICO_W,
+      sched: options.sched,
+      layout: PICO_W_LAYOUT,
+      flashHang: () => options.faults().flashHang ?? [],
+    });
     this.#air = options.air;
     this.#faults = options.faults;
     // Raspberry Pi's OUI; the rest comes from the chip's OTP, here derived from the board name.

@@ -5,7 +5,7 @@
  */
 import type { Board, FirmwareImage, FlashReport, SerialConsole } from "@tock-hil/board";
 import { FlashError } from "@tock-hil/board";
-import { checkImages } from "../flash-check.ts";
+import { checkImages, stallIfProbeHangs } from "../flash-check.ts";
 import type { FlashLayout } from "../flash-check.ts";
 import type { KernelImageInfo } from "../kernel-image.ts";
 import type { LoadedApp } from "../kernel.ts";
@@ -23,10 +23,12 @@ export abstract class TockBoard implements Board {
   protected readonly sched: Scheduler;
   protected readonly uart: Uart;
   readonly #layout: FlashLayout;
+  readonly #flashHang: () => readonly string[];
   #flash: FlashContents | undefined;
 
-  constructor(options: { name: string; type: string; sched: Scheduler; layout: FlashLayout }) {
+  constructor(options: { name: string; type: string; sched: Scheduler; layout: FlashLayout; flashHang?: () => readonly string[] }) {
     this.name = options.name;
+    this.#flashHang = options.flashHang ?? (() => []);
     this.type = options.type;
     this.sched = options.sched;
     this.#layout = options.layout;
@@ -51,7 +53,8 @@ export abstract class TockBoard implements Board {
     if (signal?.aborted) throw new FlashError("cancelled", `flashing ${this.name} was cancelled`);
     this.#stop();
     this.#flash = undefined;
-    const { kernel, kernelImage, apps, written } = checkImages(this, this.#layout, images);
+    const { kernel, kernelImage, apps, names, written } = checkImages(this, this.#layout, images);
+    await stallIfProbeHangs(this, this.#flashHang(), { names, written }, signal);
     if (signal?.aborted) throw new FlashError("cancelled", `flashing ${this.name} was cancelled`);
     this.#flash = { kernel, kernelBytes: kernelImage.bytes.slice(), apps };
     return { written, log: "" };
