@@ -241,10 +241,7 @@ try {
     for (;;) {
       const current = await api<Run>("GET", `/api/v1/runs/${run.id}`, undefined);
       const { results } = await api<ResultList>("GET", `/api/v1/runs/${run.id}/results`, undefined);
-      const state = `${current.status} ${current.jobs.map((j) => `${j.suite}:${j.status}`).join(" ")}`;
-      if (state !== last)
-        say(`run ${current.status}; jobs: ${current.jobs.map((j) => `${j.suite} ${j.status}`).join(", ") || "(planning)"}`);
-      last = state;
+      // Results first: a job's status line then follows the results that decided it.
       for (const r of results) {
         const key = `${r.attempt}/${r.suite}/${r.test}`;
         if (seen.has(key)) continue;
@@ -254,6 +251,10 @@ try {
           `  ${r.status.toUpperCase().padEnd(7)} ${r.suite}/${r.test} on ${r.boards.join(", ")} in ${(r.durationMs / 1000).toFixed(1)} s${r.message ? ` — ${r.message}` : ""}${m}`,
         );
       }
+      const state = `${current.status} ${current.jobs.map((j) => `${j.suite}:${j.status}`).join(" ")}`;
+      if (state !== last)
+        say(`run ${current.status}; jobs: ${current.jobs.map((j) => `${j.suite} ${j.status}`).join(", ") || "(planning)"}`);
+      last = state;
       if (["passed", "failed", "error", "cancelled"].includes(current.status)) {
         say(`run ${run.id} ${current.status.toUpperCase()}${current.message ? `: ${current.message}` : ""}`);
         say(`results: ${base}/api/v1/runs/${run.id}/results (page: ${base}/dashboard/run.html?id=${run.id})`);
