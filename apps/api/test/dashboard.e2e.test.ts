@@ -1,6 +1,7 @@
 /**
  * The dashboard in headless Chromium against the real API and an emulated lab: the nightly matrix, a run page
- * following a live run's merged serial log, a test history with its chart, the triage lists and the boards page.
+ * following a live run's merged serial log, cancelling from the run page, a test history with its chart, the triage lists
+ * and the boards page.
  * Every page must load without console errors; screenshots land in apps/api/test/screenshots/ (gitignored).
  */
 import { mkdir } from "node:fs/promises";
@@ -171,6 +172,47 @@ describe("dashboard in headless Chromium", () => {
     expect(await page.getByText("nightly-20").count()).toBeGreaterThan(0);
     expect(await page.locator("table").nth(1).getByText("flash_kernel").count()).toBeGreaterThan(0);
     await page.screenshot({ path: join(SHOTS, "regressions.png"), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("cancels a job, then the whole run, from the run page with a token", async () => {
+    // The lab has only nRF52840DKs, so these jobs wait for boards until they are cancelled.
+    const created = await call<Run>(stack.api.url, "POST", "/api/v1/runs", { suites: ["ethernet", "wifi"], ref: "waiting" });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    // Opened at once, before the run's jobs are planned: the page adds their sections as they appear.
+    const { page, problems } = await open(`/dashboard/run.html?id=${id}`);
+    await page.waitForSelector("body[data-loaded]");
+    await page.fill("#token", ADMIN);
+    await page.click("text=Save");
+    await page.waitForSelector("body[data-loaded]");
+    const dialogs: string[] = [];
+    page.on("dialog", (d) => {
+      dialogs.push(d.message());
+      void d.accept();
+    });
+    await expect
+      .poll(async () => (await call<Run>(stack.api.url, "GET", `/api/v1/runs/${id}`)).body.jobs.length, { timeout: 10_000 })
+      .toBe(2);
+    const wifi = (await call<Run>(stack.api.url, "GET", `/api/v1/runs/${id}`)).body.jobs.find((j) => j.suite === "wifi")!;
+    await page.click(`button.cancel-job[data-job="${wifi.id}"]`);
+    await page.waitForSelector(`button.cancel-job[data-job="${wifi.id}"]`, { state: "hidden" });
+    let run = (await call<Run>(stack.api.url, "GET", `/api/v1/runs/${id}`)).body;
+    expect(Object.fromEntries(run.jobs.map((j) => [j.suite, j.status]))).toEqual({ ethernet: "queued", wifi: "cancelled" });
+    expect(await page.isVisible("#cancel-run")).toBe(true);
+
+    await page.click("#cancel-run");
+    await page.waitForSelector("h1 .st-cancelled");
+    await ready(page);
+    expect(await page.isHidden("#cancel-run")).toBe(true);
+    expect(dialogs).toEqual([expect.stringMatching(/^Cancel the wifi job\?/), expect.stringMatching(/^Cancel this run\?/)]);
+    run = (await call<Run>(stack.api.url, "GET", `/api/v1/runs/${id}`)).body;
+    expect(run.status).toBe("cancelled");
+    const { results } = (await call<{ results: { status: string }[] }>(stack.api.url, "GET", `/api/v1/runs/${id}/results`)).body;
+    expect(results.length).toBeGreaterThan(0);
+    expect(new Set(results.map((r) => r.status))).toEqual(new Set(["not_run"]));
+    await page.screenshot({ path: join(SHOTS, "run-cancelled.png"), fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -1,7 +1,7 @@
 // A run: live progress, results table, each job's serial logs merged across its boards (live over SSE) with
 // the span each verdict was judged on highlighted, and the job's artifacts.
 /* global document, window, EventSource, CSS */
-import { put, api, badge, h, layout, params, showError, testLink, when } from "./common.js";
+import { put, api, badge, h, layout, params, showError, testLink, token, when } from "./common.js";
 
 const app = layout("", "Run");
 const id = params.get("id");
@@ -144,16 +144,41 @@ function renderResults(table, list) {
   );
 }
 
+/**
+ * Cancels the run or one job (POST .../cancel, scope trigger or admin) after asking; the server stops running
+ * attempts at once and ends unfinished tests not_run, and the next refresh shows it.
+ */
+async function cancel(what, path, refresh) {
+  if (!token()) {
+    window.alert("Cancelling needs an API token with the trigger or admin scope: paste it in the header and press Save.");
+    return;
+  }
+  if (!window.confirm(`Cancel ${what}? Running tests stop within seconds and unfinished tests end not_run.`)) return;
+  try {
+    await api(path, { method: "POST", body: {} });
+  } catch (err) {
+    showError(app, err);
+  }
+  await refresh();
+}
+
 async function main() {
   if (!id) throw new Error("no run given: open this page as run.html?id=<run id>");
   const run = await api(`/api/v1/runs/${encodeURIComponent(id)}`);
   const statusEl = h("span", {}, badge(run.status));
+  // Shown while the run can still be cancelled; `refresh` is defined below and hides them once things are final.
+  const cancelRun = h(
+    "button",
+    { id: "cancel-run", onclick: () => cancel("this run", `/api/v1/runs/${run.id}/cancel`, refresh) },
+    "Cancel run",
+  );
+  const cancelJobs = new Map();
   const bar = h("div", { style: "width:0%" });
   const progressText = h("span", { class: "muted" });
   const table = h("table", {});
   put(
     app,
-    h("h1", {}, `Run ${run.id.slice(0, 8)} `, statusEl),
+    h("h1", {}, `Run ${run.id.slice(0, 8)} `, statusEl, " ", cancelRun),
     h(
       "p",
       {},
@@ -166,16 +191,24 @@ async function main() {
     h("h2", {}, "Results"),
     table,
   );
-  for (const job of run.jobs) {
+  // A job section: badge, cancel button, merged live log and artifacts. A run opened right after it was created
+  // may not have its jobs yet (they are planned in the background): refresh adds them as they appear.
+  async function addJob(job) {
     jobSuite.set(job.suite, job.id);
     const box = h("div", { class: "log", id: `log-${job.id}` });
     const status = h("span", { class: "muted" }, "connecting…");
     const jobBadge = h("span", {}, badge(job.status));
     jobBadges.set(job.id, jobBadge);
+    const cancelJob = h(
+      "button",
+      { class: "cancel-job", "data-job": job.id, onclick: () => cancel(`the ${job.suite} job`, `/api/v1/jobs/${job.id}/cancel`, refresh) },
+      "Cancel job",
+    );
+    cancelJobs.set(job.id, cancelJob);
     const arts = h("div", {});
     put(
       app,
-      h("h2", {}, `${job.suite} `, jobBadge, " ", status),
+      h("h2", {}, `${job.suite} `, jobBadge, " ", cancelJob, " ", status),
       h(
         "p",
         { class: "muted" },
@@ -188,13 +221,22 @@ async function main() {
     follow(job, box, status);
     await artifacts(job, arts);
   }
+  for (const job of run.jobs) await addJob(job);
 
   let finalSeen = false;
-  const refresh = async () => {
+  let timer;
+  async function refresh() {
+    window.clearTimeout(timer);
     const [now, res] = await Promise.all([api(`/api/v1/runs/${run.id}`), api(`/api/v1/runs/${run.id}/results`)]);
     results = res.results;
     statusEl.replaceChildren(badge(now.status));
-    for (const j of now.jobs) jobBadges.get(j.id)?.replaceChildren(badge(j.status));
+    cancelRun.hidden = FINAL.includes(now.status);
+    for (const j of now.jobs) {
+      if (!jobBadges.has(j.id)) await addJob(j);
+      jobBadges.get(j.id)?.replaceChildren(badge(j.status));
+      const button = cancelJobs.get(j.id);
+      if (button) button.hidden = FINAL.includes(j.status);
+    }
     const done = now.jobs.filter((j) => FINAL.includes(j.status)).length;
     bar.style.width = `${now.jobs.length ? Math.round((done / now.jobs.length) * 100) : 0}%`;
     progressText.textContent = `${done}/${now.jobs.length} jobs finished · ${results.length} results`;
@@ -207,8 +249,8 @@ async function main() {
       if (window.location.hash) document.getElementById(decodeURIComponent(window.location.hash.slice(1)))?.classList.add("selected");
       return;
     }
-    window.setTimeout(() => refresh().catch((err) => showError(app, err)), 1500);
-  };
+    timer = window.setTimeout(() => refresh().catch((err) => showError(app, err)), 1500);
+  }
   await refresh();
   document.body.dataset.loaded = "true";
 }
