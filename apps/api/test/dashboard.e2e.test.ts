@@ -1,8 +1,8 @@
 /**
  * The dashboard in headless Chromium against the real API and an emulated lab: the nightly matrix, a run page
- * following a live run's merged serial log, cancelling from the run page, a test history with its chart, the triage lists
- * and the boards page.
- * Every page must load without console errors; screenshots land in apps/api/test/screenshots/ (gitignored).
+ * following a live run's merged serial log, cancelling from the run page, a test history with its chart, the
+ * triage lists and the boards page. Every page must load without console errors; screenshots land in
+ * apps/api/test/screenshots/ (gitignored).
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
