@@ -6,6 +6,7 @@ import { writeFile } from "node:fs/promises";
 import {
   ApiScope,
   ApiTokenView,
+  CancelledJob,
   FlakyList,
   RegistrationTokenView,
   RegressionList,
@@ -230,6 +231,16 @@ export function buildProgram(io: Io): Command {
       const { client, json } = ctx();
       const run = await client.json("POST", `/api/v1/runs/${id}/cancel`, Run);
       print(json, run, () => `run ${run.id} ${run.status}`);
+    });
+
+  const jobs = program.command("jobs").description("Jobs: one suite of a run on its boards");
+  jobs
+    .command("cancel <id>")
+    .description("Cancel one job of a run (its running attempt stops, unfinished tests end not_run)")
+    .action(async (id: string) => {
+      const { client, json } = ctx();
+      const job = await client.json("POST", `/api/v1/jobs/${id}/cancel`, CancelledJob);
+      print(json, job, () => `job ${job.id} ${job.status}`);
     });
 
   program

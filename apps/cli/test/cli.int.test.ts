@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { insertJob } from "../../api/test/helpers/jobs.ts";
 import { ADMIN, repoRoot, startApiOnly } from "../../api/test/helpers/processes.ts";
 import { night, seedLab, seedRun } from "../../api/test/helpers/seed-results.ts";
 
@@ -93,6 +94,32 @@ describe("hil CLI", () => {
     const res = await hil(["runs", "junit", failedRun, "-o", out]);
     expect(res.exitCode, res.stderr).toBe(0);
     expect(await readFile(out, "utf8")).toContain('<testsuites name="hil run');
+  });
+
+  it("cancels a waiting job, then a waiting run; a second cancel is refused", async () => {
+    // Jobs for a board type no runner has: they wait in the queue until cancelled.
+    const job = await insertJob(api.prisma, { boards: 1, boardType: "nowhere", tests: ["t1"] });
+    const cancelledJob = await hil(["jobs", "cancel", job.jobId]);
+    expect(cancelledJob.exitCode, cancelledJob.stderr).toBe(0);
+    expect(cancelledJob.stdout.trim()).toBe(`job ${job.jobId} cancelled`);
+    expect((await api.prisma.job.findUniqueOrThrow({ where: { id: job.jobId } })).status).toBe("cancelled");
+
+    const run = await insertJob(api.prisma, { boards: 1, boardType: "nowhere", tests: ["t1", "t2"] });
+    const cancelledRun = await hil(["--json", "runs", "cancel", run.runId]);
+    expect(cancelledRun.exitCode, cancelledRun.stderr).toBe(0);
+    expect(JSON.parse(cancelledRun.stdout)).toMatchObject({ id: run.runId, status: "cancelled", jobs: [{ status: "cancelled" }] });
+    // Tests of a job that never got boards have no result rows; the results API reports them not_run, with why.
+    const results = await hil(["--json", "runs", "results", run.runId]);
+    expect(results.exitCode, results.stderr).toBe(0);
+    const items = (JSON.parse(results.stdout) as { results: { test: string; status: string; message: string }[] }).results;
+    expect(items.map((r) => [r.test, r.status, r.message])).toEqual([
+      ["t1", "not_run", "job cancelled before it got boards"],
+      ["t2", "not_run", "job cancelled before it got boards"],
+    ]);
+
+    const again = await hil(["jobs", "cancel", job.jobId]);
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toMatch(/already/);
   });
 
   it("explains mistakes on stderr with exit code 2", async () => {

@@ -245,6 +245,10 @@ export const Run = z.object({
 });
 export type Run = z.infer<typeof Run>;
 
+/** Answer to POST /api/v1/jobs/:id/cancel. */
+export const CancelledJob = z.object({ id: z.string(), status: JobStatus.describe("The job's status after the cancel: cancelled") });
+export type CancelledJob = z.infer<typeof CancelledJob>;
+
 export const RunSummary = Run.omit({ jobs: true });
 export type RunSummary = z.infer<typeof RunSummary>;
 

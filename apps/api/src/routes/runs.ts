@@ -1,4 +1,4 @@
-import { CreateRunBody, ErrorBody, ResultList, Run, RunList, RunStatus, RunTrigger } from "@tock-hil/protocol";
+import { CancelledJob, CreateRunBody, ErrorBody, ResultList, Run, RunList, RunStatus, RunTrigger } from "@tock-hil/protocol";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { priorityFor } from "../env.ts";
@@ -71,7 +71,7 @@ export const runRoutes: FastifyPluginAsyncZod = async (fastify) => {
         tags: ["runs"],
         summary: "Cancel one job of a run",
         params: z.object({ id: z.uuid({ message: "job id must be a UUID" }) }),
-        response: { 200: z.object({ id: z.string(), status: z.string() }), 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+        response: { 200: CancelledJob, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
       },
     },
     async (request) => {
