@@ -102,6 +102,8 @@ export const Env = z.object({
     .optional(),
   // Committed project configuration (JSON); its projects are created or updated at every start and cannot be edited over REST.
   HIL_PROJECTS_FILE: z.string().optional(),
+  // A new push to a pull request (or closing it) cancels the runs still testing its older heads.
+  HIL_GITHUB_CANCEL_SUPERSEDED: BoolEnv.default(true),
   // How often finished runs are reported to GitHub and outgoing webhooks (ms).
   HIL_REPORT_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),
 });

@@ -155,6 +155,49 @@ describe("pull requests", () => {
     expect(check).toMatchObject({ name: "tock-hil / tock", status: "queued", details_url: `https://hil.example.org/runs/${run.id}` });
   });
 
+  it("cancels the run of an older head when the pull request moves on, and the last one when it is closed", async () => {
+    const base = sha("pr-moves-base");
+    const first = sha("pr-moves-1");
+    const second = sha("pr-moves-2");
+    gh.compares.set(`${base}...${first}`, ["kernel/src/process.rs"]);
+    gh.compares.set(`${base}...${second}`, ["kernel/src/process.rs"]);
+    const opened = await deliver(
+      t,
+      "pull_request",
+      pullRequestPayload({ action: "opened", number: 30, headSha: first, baseSha: base, fork: false }),
+    );
+    const [runA] = opened.json.runIds as string[];
+    expect((await getRun(runA!)).status).toBe("queued");
+    // Its jobs are planned (in the background) before the next push, so there are tests to end not_run.
+    await expect.poll(async () => (await getRun(runA!)).jobs.length, { timeout: 10_000 }).toBeGreaterThan(0);
+
+    const pushed = await deliver(
+      t,
+      "pull_request",
+      pullRequestPayload({ action: "synchronize", number: 30, headSha: second, baseSha: base, fork: false }),
+    );
+    const [runB] = pushed.json.runIds as string[];
+    expect(runB).toBeDefined();
+    expect(await getRun(runA!)).toMatchObject({
+      status: "cancelled",
+      message: `cancelled by GitHub: pull request #30 superseded by ${second.slice(0, 7)}`,
+    });
+    expect((await getRun(runB!)).status).toBe("queued");
+    expect(pushed.json.outcome).toContain(`run ${runA} cancelled: pull request superseded by ${second.slice(0, 7)}`);
+    // Every test of the cancelled run ends not_run with the reason; none is lost.
+    const { results } = (await t.fastify.inject({ url: `/api/v1/runs/${runA}/results` })).json();
+    expect(results.length).toBeGreaterThan(0);
+    expect(new Set(results.map((r: { status: string }) => r.status))).toEqual(new Set(["not_run"]));
+
+    const closed = await deliver(
+      t,
+      "pull_request",
+      pullRequestPayload({ action: "closed", number: 30, headSha: second, baseSha: base, fork: false }),
+    );
+    expect(closed.json.outcome).toContain(`run ${runB} cancelled: pull request closed`);
+    expect((await getRun(runB!)).status).toBe("cancelled");
+  });
+
   it("makes a fork pull request wait until a maintainer adds the approval label", async () => {
     const head = sha("fork-head-1");
     const base = sha("fork-base");

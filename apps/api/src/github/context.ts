@@ -14,6 +14,8 @@ export type GithubContext = {
   client: GithubClient | null;
   orchestrator: Orchestrator;
   logger: Logger;
+  /** Wakes waiting lease requests: boards were freed (a cancelled run) or work was added. */
+  wake: () => void;
 };
 
 /** Name of the check run / status context of a project, stable so GitHub can require it in branch protection. */

@@ -4,7 +4,8 @@
  * firmware exists (projects with a firmware workflow wait for its workflow_run to complete).
  */
 import { priorityFor } from "../env.ts";
-import { AppError } from "../errors.ts";
+import { AppError, ErrorCode } from "../errors.ts";
+import { cancelRun } from "../services/cancel.ts";
 import { insertRun, planRun } from "../services/runs.ts";
 import { pathFiltersOf, projectsForRepository } from "../services/projects.ts";
 import type { ProjectRow } from "../services/projects.ts";
@@ -22,6 +23,7 @@ import {
   setCheckRunId,
   setTriggerState,
   supersedeWaiting,
+  unfinishedPullRequestRuns,
 } from "./store.ts";
 import type { TriggerRow } from "./store.ts";
 
@@ -223,13 +225,36 @@ async function prFiles(ctx: GithubContext, repo: string, base: string, head: str
   });
 }
 
+/**
+ * Cancels the runs still testing a pull request's older heads (or every head, once it is closed): their results
+ * would describe commits nobody will merge, and the boards are better spent on the new head. A run that ends by
+ * itself in between is left alone.
+ */
+async function cancelSupersededRuns(ctx: GithubContext, e: PullRequestEvent, out: Outcome): Promise<void> {
+  if (!ctx.env.HIL_GITHUB_CANCEL_SUPERSEDED) return;
+  const repo = e.repository.full_name;
+  const keep = e.action === "closed" ? null : e.pull_request.head.sha;
+  const why = keep ? `superseded by ${keep.slice(0, 7)}` : "closed";
+  for (const runId of await unfinishedPullRequestRuns(ctx.db, repo, e.number, keep)) {
+    try {
+      await cancelRun(ctx.db, runId, `GitHub: pull request #${e.number} ${why}`);
+      ctx.wake();
+      ctx.logger.info({ repository: repo, pr: e.number, runId }, `run of an older head cancelled: pull request ${why}`);
+      out.messages.push(`run ${runId} cancelled: pull request ${why}`);
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === ErrorCode.CONFLICT)) throw err;
+    }
+  }
+}
+
 async function onPullRequest(ctx: GithubContext, e: PullRequestEvent, out: Outcome): Promise<void> {
   const repo = e.repository.full_name;
   const pr = e.pull_request;
   const fork = pr.head.repo?.full_name.toLowerCase() !== pr.base.repo.full_name.toLowerCase();
   if (e.action === "closed") {
     const n = await supersedeWaiting(ctx.db, repo, e.number);
-    return void out.messages.push(`pull request closed; ${n} waiting trigger(s) dropped`);
+    out.messages.push(`pull request closed; ${n} waiting trigger(s) dropped`);
+    return cancelSupersededRuns(ctx, e, out);
   }
   if (!["opened", "synchronize", "reopened", "labeled"].includes(e.action)) {
     return void out.messages.push(`ignored: pull_request action ${e.action}`);
@@ -237,6 +262,7 @@ async function onPullRequest(ctx: GithubContext, e: PullRequestEvent, out: Outco
   const projects = await projectsForRepository(ctx.db, repo);
   if (projects.length === 0) return void out.messages.push(`ignored: no project lists ${repo}`);
   if (e.action !== "labeled") await supersedeWaiting(ctx.db, repo, e.number);
+  if (e.action === "synchronize") await cancelSupersededRuns(ctx, e, out);
   let files: string[] | null | undefined;
   for (const p of projects) {
     const existing = await findTriggers(ctx.db, { repository: repo, pullNumber: e.number, headSha: pr.head.sha, projectIds: [p.id] });

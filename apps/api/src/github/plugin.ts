@@ -20,9 +20,17 @@ declare module "fastify" {
 
 export const githubPlugin = fp(
   async (fastify: FastifyInstance) => {
-    const { env, prisma, orchestrator, suites } = fastify.deps;
+    const { env, prisma, orchestrator, suites, workSignal } = fastify.deps;
     const logger = fastify.log.child({ component: "github" }) as unknown as Logger;
-    const ctx: GithubContext = { db: prisma, env, suites, client: createGithubClient(env, logger), orchestrator, logger };
+    const ctx: GithubContext = {
+      db: prisma,
+      env,
+      suites,
+      client: createGithubClient(env, logger),
+      orchestrator,
+      logger,
+      wake: () => workSignal.notify(),
+    };
     fastify.decorate("github", { ...ctx, syncSchedules: () => syncNightlySchedules(ctx) });
 
     if (env.HIL_PROJECTS_FILE) {

@@ -67,6 +67,21 @@ export async function supersedeWaiting(db: Db, repository: string, pullNumber: n
   return res.count;
 }
 
+/** Unfinished runs started for a pull request's heads other than `keepSha` (all of them when it is null). */
+export async function unfinishedPullRequestRuns(db: Db, repository: string, pullNumber: number, keepSha: string | null): Promise<string[]> {
+  const rows = await db.githubTrigger.findMany({
+    where: {
+      repository,
+      pullNumber,
+      state: "started",
+      ...(keepSha ? { headSha: { not: keepSha } } : {}),
+      run: { status: { in: ["queued", "running"] } },
+    },
+    select: { runId: true },
+  });
+  return rows.map((r) => r.runId).filter((id): id is string => id !== null);
+}
+
 export async function findTriggers(
   db: Db,
   where: { repository: string; pullNumber?: number; headSha?: string; states?: TriggerRow["state"][]; projectIds?: string[] },
