@@ -196,10 +196,15 @@ describe("dashboard in headless Chromium", () => {
       .poll(async () => (await call<Run>(stack.api.url, "GET", `/api/v1/runs/${id}`)).body.jobs.length, { timeout: 10_000 })
       .toBe(2);
     const wifi = (await call<Run>(stack.api.url, "GET", `/api/v1/runs/${id}`)).body.jobs.find((j) => j.suite === "wifi")!;
+    // Each waiting job says why it has not started.
+    const waiting = page.locator(`p.waiting[data-job="${wifi.id}"]`);
+    await waiting.waitFor();
+    expect(await waiting.textContent()).toMatch(/^Waiting: no runner has a raspberry_pi_pico_w board \(needs /);
     await page.click(`button.cancel-job[data-job="${wifi.id}"]`);
     await page.waitForSelector(`button.cancel-job[data-job="${wifi.id}"]`, { state: "hidden" });
     let run = (await call<Run>(stack.api.url, "GET", `/api/v1/runs/${id}`)).body;
     expect(Object.fromEntries(run.jobs.map((j) => [j.suite, j.status]))).toEqual({ ethernet: "queued", wifi: "cancelled" });
+    expect(await waiting.isHidden()).toBe(true);
     expect(await page.isVisible("#cancel-run")).toBe(true);
 
     await page.click("#cancel-run");

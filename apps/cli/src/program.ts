@@ -189,6 +189,7 @@ export function buildProgram(io: Io): Command {
               j.attempts.map((a) => `#${a.number} ${a.status} on ${Object.values(a.boards).join(",")}`).join("; ") || "-",
             ]),
           ]),
+          ...run.jobs.filter((j) => j.waiting).map((j) => `${j.suite} is waiting: ${j.waiting}`),
         ].join("\n"),
       );
     });

@@ -229,6 +229,11 @@ export const Run = z.object({
       suite: z.string(),
       status: JobStatus,
       endReason: z.string().nullable().describe("Set when the job ended without an attempt deciding it (queue_timeout, cancelled)"),
+      waiting: z
+        .string()
+        .nullable()
+        .optional()
+        .describe("For a queued job: why it has not started (no such boards, runners offline, boards unhealthy or busy)"),
       attempts: z.array(
         z.object({
           id: z.string(),

@@ -90,7 +90,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       }
     },
     "hil.job.queue-timeout": async ({ jobId }) => {
-      if (await expireQueuedJob(prisma, jobId)) logger.warn({ jobId, queueTimeoutMs: options.queueTimeoutMs }, "job expired in the queue");
+      if (await expireQueuedJob(prisma, jobId, options.runnerTimeoutMs))
+        logger.warn({ jobId, queueTimeoutMs: options.queueTimeoutMs }, "job expired in the queue");
     },
     "hil.attempts.sweep": async () => {
       const ended = await timeOutAttempts(prisma, options.attemptGraceMs ?? 60_000, options.boardBadAfter);

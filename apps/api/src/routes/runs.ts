@@ -9,7 +9,7 @@ import { readLogRange } from "../services/runner-protocol.ts";
 const RunParams = z.object({ id: z.uuid({ message: "run id must be a UUID" }) });
 
 export const runRoutes: FastifyPluginAsyncZod = async (fastify) => {
-  const { prisma, orchestrator } = fastify.deps;
+  const { prisma, orchestrator, env } = fastify.deps;
 
   fastify.post(
     "/runs",
@@ -38,7 +38,7 @@ export const runRoutes: FastifyPluginAsyncZod = async (fastify) => {
       await orchestrator.enqueue("hil.run.expand", { runId: run.id }, { jobId: `expand-${run.id}` }).catch((err: unknown) => {
         request.log.warn({ err, runId: run.id }, "could not enqueue run expansion; it will be retried on reconcile");
       });
-      return reply.status(201).send(await getRun(prisma, run.id));
+      return reply.status(201).send(await getRun(prisma, run.id, { runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS }));
     },
   );
 
@@ -59,7 +59,7 @@ export const runRoutes: FastifyPluginAsyncZod = async (fastify) => {
     async (request) => {
       await cancelRun(prisma, request.params.id, who(request));
       fastify.deps.workSignal.notify();
-      return getRun(prisma, request.params.id);
+      return getRun(prisma, request.params.id, { runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS });
     },
   );
 
@@ -107,7 +107,7 @@ export const runRoutes: FastifyPluginAsyncZod = async (fastify) => {
   fastify.get(
     "/runs/:id",
     { preHandler: fastify.requireRead, schema: { tags: ["runs"], params: RunParams, response: { 200: Run, 404: ErrorBody } } },
-    async (request) => getRun(prisma, request.params.id),
+    async (request) => getRun(prisma, request.params.id, { runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS }),
   );
 
   fastify.get(

@@ -6,6 +6,7 @@
 import type { JobStatus, RunStatus } from "@tock-hil/protocol";
 import type { PrismaClient } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
+import { waitingReasons } from "./inventory.ts";
 import { endAttempt } from "./runner-protocol.ts";
 import { rollUpRun } from "./runs.ts";
 import { assertTransition, isTerminalJob, isTerminalRun } from "./states.ts";
@@ -55,8 +56,11 @@ export async function cancelJob(db: PrismaClient, jobId: string, by: string): Pr
   });
 }
 
-/** Ends a job still waiting for boards after its queue timeout. No-op when it got boards or ended meanwhile. */
-export async function expireQueuedJob(db: PrismaClient, jobId: string): Promise<boolean> {
+/**
+ * Ends a job still waiting for boards after its queue timeout, saying why it never started (the same diagnosis a
+ * queued job shows in GET /runs/:id). No-op when it got boards or ended meanwhile.
+ */
+export async function expireQueuedJob(db: PrismaClient, jobId: string, runnerTimeoutMs: number): Promise<boolean> {
   return db.$transaction(async (tx) => {
     const found = await tx.job.findUnique({ where: { id: jobId }, select: { runId: true } });
     if (!found) return false;
@@ -64,11 +68,12 @@ export async function expireQueuedJob(db: PrismaClient, jobId: string): Promise<
     const job = await tx.job.findUniqueOrThrow({ where: { id: jobId } });
     if (job.status !== "queued") return false;
     assertTransition("job", jobId, job.status, "error");
+    const why = (await waitingReasons(tx, [job], runnerTimeoutMs)).get(job.id);
     await tx.job.update({ where: { id: jobId }, data: { status: "error", endReason: "queue_timeout", finishedAt: new Date() } });
     await rollUpRun(tx, job.runId);
     await tx.run.updateMany({
       where: { id: job.runId, message: null },
-      data: { message: `${job.suite}: queue_timeout: no boards became free within ${Math.round((job.queueTimeoutMs ?? 0) / 1000)} s` },
+      data: { message: `${job.suite}: queue_timeout: not started within ${Math.round((job.queueTimeoutMs ?? 0) / 1000)} s: ${why}` },
     });
     return true;
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { matchRoles, planPass } from "./matching.ts";
+import { matchRoles, planPass, whyWaiting } from "./matching.ts";
+import type { InventoryBoard } from "./matching.ts";
 import type { QueuedJobForPlan, RunnerBoardState as Boards, RunnerForPlan } from "./matching.ts";
 import type { RunnerBoardState } from "./matching.ts";
 
@@ -140,5 +141,55 @@ describe("planPass", () => {
     expect(placed(planPass(jobs, [runner("R", boards, 2)])).map((s) => s.split("@")[0])).toEqual(["a1", "b1"]);
     const busyA = new Map([["A", 3]]);
     expect(placed(planPass(jobs, [runner("R", boards, 2)], { running: busyA })).map((s) => s.split("@")[0])).toEqual(["b1", "a1"]);
+  });
+});
+
+describe("whyWaiting", () => {
+  const inv = (name: string, over: Partial<InventoryBoard> = {}): InventoryBoard => ({
+    id: name,
+    name,
+    type: "nrf",
+    tags: [],
+    group: "g1",
+    runner: "rack-1",
+    online: true,
+    health: "good",
+    busy: false,
+    ...over,
+  });
+  const job = (n: number, sameGroup = true, boardType = "nrf") => ({
+    roles: Array.from({ length: n }, (_, i) => ({ role: `r${i}`, boardType })),
+    sameGroup,
+  });
+
+  it("names a board type nobody has", () => {
+    expect(whyWaiting(job(1, false, "pico"), [inv("a")])).toBe("no runner has a pico board (needs pico on one runner)");
+  });
+
+  it("says when no one runner (or group) has enough boards", () => {
+    const boards = [inv("a"), inv("b", { group: "g2" }), inv("c", { runner: "rack-2" })];
+    expect(whyWaiting(job(2), boards)).toBe("no runner has 2 × nrf in one group on one runner");
+    expect(whyWaiting(job(2, false), boards)).not.toMatch(/^no runner/);
+  });
+
+  it("names the offline runners that have the boards", () => {
+    const boards = [inv("a", { online: false }), inv("b", { online: false }), inv("c", { runner: "rack-2" })];
+    expect(whyWaiting(job(2), boards)).toBe("needs 2 × nrf in one group on one runner: the runners that have them are offline (rack-1)");
+  });
+
+  it("lists the boards whose health keeps the job out", () => {
+    const boards = [inv("a", { health: "bad" }), inv("b", { health: "unknown" }), inv("c", { health: "maintenance", type: "pico" })];
+    expect(whyWaiting(job(2), boards)).toBe(
+      "needs 2 × nrf in one group on one runner: the boards that could run it are not healthy: a (bad), b (waiting for a health check)",
+    );
+  });
+
+  it("tells busy boards from free boards held for other work", () => {
+    expect(whyWaiting(job(2), [inv("a", { busy: true }), inv("b")])).toBe(
+      "waiting for 2 × nrf in one group on one runner: 1 of the 2 healthy matching board(s) are busy; it starts when enough are free",
+    );
+    expect(whyWaiting(job(1), [inv("a", { busy: true }), inv("b")])).toMatch(
+      /^queued for nrf in one group on one runner: free boards are held/,
+    );
   });
 });

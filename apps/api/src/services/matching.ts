@@ -172,3 +172,56 @@ export function planPass(jobs: readonly QueuedJobForPlan[], runners: readonly Ru
   }
   return { placements, reservations };
 }
+
+/** A board as the "why is this job waiting" diagnosis sees it: every present board, whatever its state. */
+export type InventoryBoard = MatchBoard & { runner: string; online: boolean; health: string; busy: boolean };
+
+/** "2 × nrf52840dk in one group", "nucleo_f429zi [eth]": what a job needs, for people. */
+export function describeNeed(roles: readonly MatchRole[], sameGroup: boolean): string {
+  const counts = new Map<string, number>();
+  for (const r of roles) {
+    const key = `${r.boardType}${r.tags && r.tags.length > 0 ? ` [${[...r.tags].sort().join(", ")}]` : ""}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const parts = [...counts].map(([k, n]) => (n > 1 ? `${n} × ${k}` : k));
+  return `${parts.join(" + ")}${sameGroup ? " in one group" : ""} on one runner`;
+}
+
+const list = (names: string[], max = 6) =>
+  names.length > max ? `${names.slice(0, max).join(", ")} and ${names.length - max} more` : names.join(", ");
+
+/**
+ * Why a queued job has not started, from the lab inventory: no such boards at all, not enough on one runner (or in
+ * one group), their runners offline, the boards unhealthy (and which), or simply busy. Each step narrows the
+ * boards the job could use, so the first one that leaves no match is the reason a maintainer has to act on.
+ */
+export function whyWaiting(job: { roles: readonly MatchRole[]; sameGroup: boolean }, boards: readonly InventoryBoard[]): string {
+  const need = describeNeed(job.roles, job.sameGroup);
+  const runners = new Map<string, InventoryBoard[]>();
+  for (const b of boards) runners.set(b.runner, [...(runners.get(b.runner) ?? []), b]);
+  const hostsWith = (ok: (b: InventoryBoard) => boolean) =>
+    [...runners].filter(([, bs]) => matchRoles(job.roles, bs.filter(ok), job.sameGroup) !== undefined).map(([name]) => name);
+  const usable = (b: InventoryBoard) => job.roles.some((r) => fits(r, b));
+
+  const anywhere = hostsWith(() => true);
+  if (anywhere.length === 0) {
+    const missing = [...new Set(job.roles.filter((r) => !boards.some((b) => fits(r, b))).map((r) => r.boardType))];
+    if (missing.length > 0) return `no runner has a ${missing.join(" or ")} board (needs ${need})`;
+    return `no runner has ${need}`;
+  }
+  const online = hostsWith((b) => b.online);
+  if (online.length === 0) return `needs ${need}: the runners that have them are offline (${list(anywhere)})`;
+  if (hostsWith((b) => b.online && b.health === "good").length === 0) {
+    const doubtful = boards
+      .filter((b) => b.online && online.includes(b.runner) && usable(b) && b.health !== "good")
+      .map((b) => `${b.name} ${b.health === "unknown" ? "(waiting for a health check)" : `(${b.health})`}`);
+    return `needs ${need}: the boards that could run it are not healthy: ${list(doubtful)}`;
+  }
+  const candidates = boards.filter((b) => b.online && b.health === "good" && usable(b));
+  const busy = candidates.filter((b) => b.busy).length;
+  if (hostsWith((b) => b.online && b.health === "good" && !b.busy).length === 0)
+    return `waiting for ${need}: ${busy} of the ${candidates.length} healthy matching board(s) are busy; it starts when enough are free`;
+  // Enough free boards exist: jobs ahead of it in the queue hold them, or their runner has not asked for work yet
+  // (a runner that runs one job at a time asks again when its current job ends).
+  return `queued for ${need}: free boards are held for jobs ahead of it, or their runner is busy with another job`;
+}

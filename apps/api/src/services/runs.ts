@@ -8,6 +8,7 @@ import { Prisma } from "../db.ts";
 import type { Db } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
 import type { SuiteCatalog } from "../suites.ts";
+import { waitingReasons } from "./inventory.ts";
 import { statusesForRunOutcome } from "./quarantine.ts";
 import { assertTransition, isTerminalJob, runOutcome } from "./states.ts";
 
@@ -249,9 +250,18 @@ function summaryView(run: RunRow): RunSummary {
   };
 }
 
-export async function getRun(db: Db, id: string): Promise<Run> {
+/** With `runnerTimeoutMs`, every queued job says why it is waiting (one more read of the lab inventory). */
+export async function getRun(db: Db, id: string, options: { runnerTimeoutMs?: number } = {}): Promise<Run> {
   const run = await db.run.findUnique({ where: { id }, include: runInclude });
   if (!run) throw notFound("run", id);
+  const waiting =
+    options.runnerTimeoutMs === undefined
+      ? new Map<string, string>()
+      : await waitingReasons(
+          db,
+          run.jobs.filter((j) => j.status === "queued"),
+          options.runnerTimeoutMs,
+        );
   return {
     ...summaryView(run),
     jobs: run.jobs.map((job) => ({
@@ -259,6 +269,7 @@ export async function getRun(db: Db, id: string): Promise<Run> {
       suite: job.suite,
       status: job.status,
       endReason: job.endReason,
+      ...(options.runnerTimeoutMs === undefined ? {} : { waiting: waiting.get(job.id) ?? null }),
       attempts: job.attempts.map((a) => ({
         id: a.id,
         number: a.number,

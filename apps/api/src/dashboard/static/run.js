@@ -173,6 +173,7 @@ async function main() {
     "Cancel run",
   );
   const cancelJobs = new Map();
+  const waitingFor = new Map(); // jobId -> why it has not started (shown while queued)
   const bar = h("div", { style: "width:0%" });
   const progressText = h("span", { class: "muted" });
   const table = h("table", {});
@@ -199,6 +200,12 @@ async function main() {
     const status = h("span", { class: "muted" }, "connecting…");
     const jobBadge = h("span", {}, badge(job.status));
     jobBadges.set(job.id, jobBadge);
+    const waitingEl = h(
+      "p",
+      { class: "waiting muted", "data-job": job.id, hidden: !job.waiting },
+      job.waiting ? `Waiting: ${job.waiting}` : "",
+    );
+    waitingFor.set(job.id, waitingEl);
     const cancelJob = h(
       "button",
       { class: "cancel-job", "data-job": job.id, onclick: () => cancel(`the ${job.suite} job`, `/api/v1/jobs/${job.id}/cancel`, refresh) },
@@ -209,6 +216,7 @@ async function main() {
     put(
       app,
       h("h2", {}, `${job.suite} `, jobBadge, " ", cancelJob, " ", status),
+      waitingEl,
       h(
         "p",
         { class: "muted" },
@@ -236,6 +244,11 @@ async function main() {
       jobBadges.get(j.id)?.replaceChildren(badge(j.status));
       const button = cancelJobs.get(j.id);
       if (button) button.hidden = FINAL.includes(j.status);
+      const waitingEl = waitingFor.get(j.id);
+      if (waitingEl) {
+        waitingEl.hidden = !j.waiting;
+        waitingEl.textContent = j.waiting ? `Waiting: ${j.waiting}` : "";
+      }
     }
     const done = now.jobs.filter((j) => FINAL.includes(j.status)).length;
     bar.style.width = `${now.jobs.length ? Math.round((done / now.jobs.length) * 100) : 0}%`;
