@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeRunner } from "./helpers/fake-runner.ts";
 import { insertJob } from "./helpers/jobs.ts";
-import { ADMIN, startApiOnly } from "./helpers/processes.ts";
+import { ADMIN, call, startApiOnly } from "./helpers/processes.ts";
 
 type Api = Awaited<ReturnType<typeof startApiOnly>>;
 let t: Api;
@@ -183,5 +183,32 @@ describe("priorities and fair share", () => {
     expect((await hog.lease(2000))?.jobId).toBe(busy.jobId); // flood now has one running job
     expect((await runner.lease(2000))?.jobId).toBe(other.jobId);
     expect(low.jobId).not.toBe(other.jobId);
+  });
+
+  it("schedules a waiting run with the priority it is given later (PATCH /runs/:id), and refuses bad changes", async () => {
+    const runner = await FakeRunner.create(t.api.url, ADMIN, "bump", [{ name: "u0", type: "bump" }]);
+    const first = await insertJob(t.prisma, { boards: 1, boardType: "bump", priority: 100 });
+    const urgent = await insertJob(t.prisma, { boards: 1, boardType: "bump", priority: 100 });
+    const bumped = await call<{ priority: number; jobs: { status: string }[] }>(t.api.url, "PATCH", `/api/v1/runs/${urgent.runId}`, {
+      priority: 500,
+    });
+    expect(bumped.status).toBe(200);
+    expect(bumped.body).toMatchObject({ priority: 500, jobs: [{ status: "queued" }] });
+    // The older job was first in line; the bumped one now goes ahead of it.
+    const lease = await runner.lease(2000);
+    expect(lease?.jobId).toBe(urgent.jobId);
+    await runner.finish(lease!.attemptId);
+    expect((await runner.lease(2000))?.jobId).toBe(first.jobId);
+
+    const tooHigh = await call<{ error: { code: string; message: string } }>(t.api.url, "PATCH", `/api/v1/runs/${first.runId}`, {
+      priority: 5000,
+    });
+    expect(tooHigh.status).toBe(400);
+    expect(tooHigh.body.error.message).toMatch(/priority/);
+    await expect.poll(async () => (await t.prisma.run.findUniqueOrThrow({ where: { id: urgent.runId } })).status).toBe("passed");
+    const ended = await call<{ error: { code: string } }>(t.api.url, "PATCH", `/api/v1/runs/${urgent.runId}`, { priority: 10 });
+    expect(ended.status).toBe(409);
+    const unknown = await call(t.api.url, "PATCH", "/api/v1/runs/00000000-0000-4000-8000-000000000000", { priority: 10 });
+    expect(unknown.status).toBe(404);
   });
 });

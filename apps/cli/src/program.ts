@@ -226,6 +226,17 @@ export function buildProgram(io: Io): Command {
     });
 
   runs
+    .command("priority")
+    .description("Change a run's priority (higher first); its jobs that have not started follow")
+    .argument("<id>", "run id")
+    .argument("<priority>", "0..1000", int)
+    .action(async (id: string, priority: number) => {
+      const { client, json } = ctx();
+      const run = await client.json("PATCH", `/api/v1/runs/${id}`, Run, { priority });
+      print(json, run, () => `run ${run.id} ${run.status}, priority ${run.priority}`);
+    });
+
+  runs
     .command("cancel <id>")
     .description("Cancel a run")
     .action(async (id: string) => {

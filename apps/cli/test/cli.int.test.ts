@@ -96,7 +96,7 @@ describe("hil CLI", () => {
     expect(await readFile(out, "utf8")).toContain('<testsuites name="hil run');
   });
 
-  it("cancels a waiting job, then a waiting run; a second cancel is refused", async () => {
+  it("re-prioritises and cancels a waiting run, cancels a job; a second cancel is refused", async () => {
     // Jobs for a board type no runner has: they wait in the queue until cancelled.
     const job = await insertJob(api.prisma, { boards: 1, boardType: "nowhere", tests: ["t1"] });
     const cancelledJob = await hil(["jobs", "cancel", job.jobId]);
@@ -105,6 +105,10 @@ describe("hil CLI", () => {
     expect((await api.prisma.job.findUniqueOrThrow({ where: { id: job.jobId } })).status).toBe("cancelled");
 
     const run = await insertJob(api.prisma, { boards: 1, boardType: "nowhere", tests: ["t1", "t2"] });
+    const bumped = await hil(["runs", "priority", run.runId, "700"]);
+    expect(bumped.exitCode, bumped.stderr).toBe(0);
+    expect(bumped.stdout.trim()).toBe(`run ${run.runId} queued, priority 700`);
+    expect((await api.prisma.job.findUniqueOrThrow({ where: { id: run.jobId } })).priority).toBe(700);
     const cancelledRun = await hil(["--json", "runs", "cancel", run.runId]);
     expect(cancelledRun.exitCode, cancelledRun.stderr).toBe(0);
     expect(JSON.parse(cancelledRun.stdout)).toMatchObject({ id: run.runId, status: "cancelled", jobs: [{ status: "cancelled" }] });

@@ -208,6 +208,18 @@ export const CreateRunBody = z
   .strict();
 export type CreateRunBody = z.infer<typeof CreateRunBody>;
 
+export const UpdateRunBody = z
+  .object({
+    priority: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .describe("New scheduling priority (higher first) for the run's jobs that have not started yet"),
+  })
+  .strict();
+export type UpdateRunBody = z.infer<typeof UpdateRunBody>;
+
 export const Run = z.object({
   id: z.string(),
   project: z.string(),

@@ -1,9 +1,9 @@
-import { CancelledJob, CreateRunBody, ErrorBody, ResultList, Run, RunList, RunStatus, RunTrigger } from "@tock-hil/protocol";
+import { CancelledJob, CreateRunBody, ErrorBody, UpdateRunBody, ResultList, Run, RunList, RunStatus, RunTrigger } from "@tock-hil/protocol";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { priorityFor } from "../env.ts";
 import { cancelJob, cancelRun } from "../services/cancel.ts";
-import { getRun, getRunResults, insertRun, listRuns, planRun } from "../services/runs.ts";
+import { getRun, getRunResults, insertRun, listRuns, planRun, setRunPriority } from "../services/runs.ts";
 import { readLogRange } from "../services/runner-protocol.ts";
 
 const RunParams = z.object({ id: z.uuid({ message: "run id must be a UUID" }) });
@@ -44,6 +44,26 @@ export const runRoutes: FastifyPluginAsyncZod = async (fastify) => {
 
   const who = (request: { principal: { kind: string; name: string } | null }) =>
     request.principal ? `${request.principal.kind} token ${request.principal.name}` : "anonymous";
+
+  fastify.patch(
+    "/runs/:id",
+    {
+      preHandler: fastify.requireScope("trigger"),
+      schema: {
+        tags: ["runs"],
+        summary: "Change a waiting or running run's priority; its jobs that have not started are scheduled with it",
+        params: RunParams,
+        body: UpdateRunBody,
+        response: { 200: Run, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request) => {
+      await setRunPriority(prisma, request.params.id, request.body.priority);
+      request.log.info({ runId: request.params.id, priority: request.body.priority, by: who(request) }, "run priority changed");
+      fastify.deps.workSignal.notify("queue");
+      return getRun(prisma, request.params.id, { runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS });
+    },
+  );
 
   fastify.post(
     "/runs/:id/cancel",

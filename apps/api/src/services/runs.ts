@@ -5,12 +5,12 @@
 import { randomInt } from "node:crypto";
 import type { CreateRunBody, Faults, LeasedFirmware, ResultItem, Run, RunFaults, RunSummary, RunTrigger } from "@tock-hil/protocol";
 import { Prisma } from "../db.ts";
-import type { Db } from "../db.ts";
+import type { Db, PrismaClient } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
 import type { SuiteCatalog } from "../suites.ts";
 import { waitingReasons } from "./inventory.ts";
 import { statusesForRunOutcome } from "./quarantine.ts";
-import { assertTransition, isTerminalJob, runOutcome } from "./states.ts";
+import { assertTransition, isTerminalJob, isTerminalRun, runOutcome } from "./states.ts";
 
 export type PlannedRole = { role: string; boardType: string; tags: string[]; firmware: LeasedFirmware[]; bootCheck?: boolean };
 export type PlannedJob = {
@@ -189,6 +189,23 @@ export async function runsAwaitingExpansion(db: Db): Promise<string[]> {
 /**
  * Recomputes a run's status after one of its jobs changed. Must run in the same transaction as the job change.
  */
+/**
+ * Re-prioritises a run that has not finished: its queued jobs take the new priority at the next scheduling pass
+ * (jobs already running keep their boards). Locks the run first, as every writer does.
+ */
+export async function setRunPriority(db: PrismaClient, runId: string, priority: number): Promise<void> {
+  await db.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT id FROM "Run" WHERE id = ${runId}::uuid FOR UPDATE`;
+    const run = await tx.run.findUnique({ where: { id: runId }, select: { status: true } });
+    if (!run) throw notFound("run", runId);
+    if (isTerminalRun(run.status)) {
+      throw new AppError(ErrorCode.CONFLICT, `run ${runId} already ended as ${run.status}; its priority no longer matters`);
+    }
+    await tx.run.update({ where: { id: runId }, data: { priority } });
+    await tx.job.updateMany({ where: { runId, status: "queued" }, data: { priority } });
+  });
+}
+
 export async function rollUpRun(db: Db, runId: string): Promise<void> {
   // Serialises roll-ups of one run: two jobs finishing at once must not both miss that the other one finished.
   await db.$queryRaw`SELECT id FROM "Run" WHERE id = ${runId}::uuid FOR UPDATE`;
