@@ -185,7 +185,8 @@ describe("dashboard in headless Chromium", () => {
     const { page, problems } = await open(`/dashboard/run.html?id=${id}`);
     await page.waitForSelector("body[data-loaded]");
     await page.fill("#token", ADMIN);
-    await page.click("text=Save");
+    // Save reloads the page: wait for the new one, not the old one's marker.
+    await Promise.all([page.waitForEvent("load"), page.click("text=Save")]);
     await page.waitForSelector("body[data-loaded]");
     const dialogs: string[] = [];
     page.on("dialog", (d) => {

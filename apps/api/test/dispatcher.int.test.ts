@@ -80,7 +80,7 @@ describe("dispatcher", () => {
     expect(await prisma.attempt.count({ where: { jobId } })).toBe(1);
   });
 
-  it("serves every waiting request of every runner in one pass, one lease each, never a board twice", async () => {
+  it("serves many waiting requests of several runners at once, one lease each, never a board twice", async () => {
     const a = await runnerWithBoards("many-a", "many", 3);
     const b = await runnerWithBoards("many-b", "many", 2);
     const jobs = [];

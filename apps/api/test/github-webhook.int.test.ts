@@ -155,7 +155,7 @@ describe("pull requests", () => {
     expect(check).toMatchObject({ name: "tock-hil / tock", status: "queued", details_url: `https://hil.example.org/runs/${run.id}` });
   });
 
-  it("cancels the run of an older head when the pull request moves on, and the last one when it is closed", async () => {
+  it("cancels the run of an older head when the pull request moves on (never a newer one), and the last one when it is closed unmerged", async () => {
     const base = sha("pr-moves-base");
     const first = sha("pr-moves-1");
     const second = sha("pr-moves-2");
@@ -189,6 +189,28 @@ describe("pull requests", () => {
     expect(results.length).toBeGreaterThan(0);
     expect(new Set(results.map((r: { status: string }) => r.status))).toEqual(new Set(["not_run"]));
 
+    // A late (or redelivered) event about the older head cancels nothing newer than itself.
+    const late = await deliver(
+      t,
+      "pull_request",
+      pullRequestPayload({
+        action: "synchronize",
+        number: 30,
+        headSha: first,
+        baseSha: base,
+        fork: false,
+        updatedAt: new Date(Date.now() - 60_000).toISOString(),
+      }),
+    );
+    expect(late.json.runIds).toEqual([]);
+    expect((await getRun(runB!)).status).toBe("queued");
+    // Merging keeps the merged head's run; closing without merging cancels it.
+    await deliver(
+      t,
+      "pull_request",
+      pullRequestPayload({ action: "closed", number: 30, headSha: second, baseSha: base, fork: false, merged: true }),
+    );
+    expect((await getRun(runB!)).status).toBe("queued");
     const closed = await deliver(
       t,
       "pull_request",

@@ -105,6 +105,8 @@ describe("hil CLI", () => {
     expect((await api.prisma.job.findUniqueOrThrow({ where: { id: job.jobId } })).status).toBe("cancelled");
 
     const run = await insertJob(api.prisma, { boards: 1, boardType: "nowhere", tests: ["t1", "t2"] });
+    const shown = await hil(["runs", "show", run.runId]);
+    expect(shown.stdout).toContain("bench is waiting: no runner has a nowhere board (needs nowhere on one runner)");
     const bumped = await hil(["runs", "priority", run.runId, "700"]);
     expect(bumped.exitCode, bumped.stderr).toBe(0);
     expect(bumped.stdout.trim()).toBe(`run ${run.runId} queued, priority 700`);

@@ -226,23 +226,30 @@ async function prFiles(ctx: GithubContext, repo: string, base: string, head: str
 }
 
 /**
- * Cancels the runs still testing a pull request's older heads (or every head, once it is closed): their results
- * would describe commits nobody will merge, and the boards are better spent on the new head. A run that ends by
- * itself in between is left alone.
+ * Cancels the runs still testing a pull request's older heads (or every head, once it is closed unmerged): their
+ * results would describe commits nobody will merge, and the boards are better spent on the new head. Only runs
+ * of triggers created before GitHub's change to the pull request (`updated_at`) are touched, so a late or
+ * redelivered event cannot cancel the run of a newer head. A run that ends by itself in between is left alone, and
+ * a cancel that fails is logged rather than failing the delivery (the new head must still get its run).
  */
 async function cancelSupersededRuns(ctx: GithubContext, e: PullRequestEvent, out: Outcome): Promise<void> {
   if (!ctx.env.HIL_GITHUB_CANCEL_SUPERSEDED) return;
+  const pr = e.pull_request;
+  if (e.action === "closed" && pr.merged) return; // the merged head's results still matter
   const repo = e.repository.full_name;
-  const keep = e.action === "closed" ? null : e.pull_request.head.sha;
+  const keep = e.action === "closed" ? null : pr.head.sha;
   const why = keep ? `superseded by ${keep.slice(0, 7)}` : "closed";
-  for (const runId of await unfinishedPullRequestRuns(ctx.db, repo, e.number, keep)) {
+  const changedAt = pr.updated_at ? new Date(pr.updated_at) : new Date();
+  const before = Number.isNaN(changedAt.getTime()) ? new Date() : changedAt;
+  for (const runId of await unfinishedPullRequestRuns(ctx.db, repo, e.number, keep, before)) {
     try {
       await cancelRun(ctx.db, runId, `GitHub: pull request #${e.number} ${why}`);
       ctx.wake();
       ctx.logger.info({ repository: repo, pr: e.number, runId }, `run of an older head cancelled: pull request ${why}`);
       out.messages.push(`run ${runId} cancelled: pull request ${why}`);
     } catch (err) {
-      if (!(err instanceof AppError && err.code === ErrorCode.CONFLICT)) throw err;
+      if (err instanceof AppError && err.code === ErrorCode.CONFLICT) continue; // it ended meanwhile
+      ctx.logger.warn({ err, repository: repo, pr: e.number, runId }, "could not cancel the run of an older head");
     }
   }
 }

@@ -37,6 +37,9 @@ export const PullRequestEvent = z.object({
     head: z.object({ sha: z.string(), ref: z.string(), repo: Repository.nullable() }),
     base: z.object({ sha: z.string(), ref: z.string(), repo: Repository }),
     labels: z.array(z.object({ name: z.string() })).default([]),
+    // When GitHub last changed the pull request: orders deliveries that arrive late or are redelivered.
+    updated_at: z.string().optional(),
+    merged: z.boolean().nullable().optional(),
   }),
   label: z.object({ name: z.string() }).optional(),
   repository: Repository,

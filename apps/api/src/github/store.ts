@@ -67,13 +67,23 @@ export async function supersedeWaiting(db: Db, repository: string, pullNumber: n
   return res.count;
 }
 
-/** Unfinished runs started for a pull request's heads other than `keepSha` (all of them when it is null). */
-export async function unfinishedPullRequestRuns(db: Db, repository: string, pullNumber: number, keepSha: string | null): Promise<string[]> {
+/**
+ * Unfinished runs started for a pull request's heads other than `keepSha` (all of them when it is null) by triggers
+ * created before `before`: a delivery never cancels the runs of heads GitHub told us about after it.
+ */
+export async function unfinishedPullRequestRuns(
+  db: Db,
+  repository: string,
+  pullNumber: number,
+  keepSha: string | null,
+  before: Date,
+): Promise<string[]> {
   const rows = await db.githubTrigger.findMany({
     where: {
       repository,
       pullNumber,
       state: "started",
+      createdAt: { lt: before },
       ...(keepSha ? { headSha: { not: keepSha } } : {}),
       run: { status: { in: ["queued", "running"] } },
     },

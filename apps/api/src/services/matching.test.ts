@@ -162,8 +162,10 @@ describe("whyWaiting", () => {
     sameGroup,
   });
 
-  it("names a board type nobody has", () => {
+  it("names a board type (with its tags) nobody has", () => {
     expect(whyWaiting(job(1, false, "pico"), [inv("a")])).toBe("no runner has a pico board (needs pico on one runner)");
+    const tagged = { roles: [{ role: "r0", boardType: "nrf", tags: ["pa"] }], sameGroup: false };
+    expect(whyWaiting(tagged, [inv("a")])).toBe("no runner has a nrf [pa] board (needs nrf [pa] on one runner)");
   });
 
   it("says when no one runner (or group) has enough boards", () => {

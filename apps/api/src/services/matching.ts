@@ -205,7 +205,13 @@ export function whyWaiting(job: { roles: readonly MatchRole[]; sameGroup: boolea
 
   const anywhere = hostsWith(() => true);
   if (anywhere.length === 0) {
-    const missing = [...new Set(job.roles.filter((r) => !boards.some((b) => fits(r, b))).map((r) => r.boardType))];
+    const missing = [
+      ...new Set(
+        job.roles
+          .filter((r) => !boards.some((b) => fits(r, b)))
+          .map((r) => `${r.boardType}${r.tags && r.tags.length > 0 ? ` [${[...r.tags].sort().join(", ")}]` : ""}`),
+      ),
+    ];
     if (missing.length > 0) return `no runner has a ${missing.join(" or ")} board (needs ${need})`;
     return `no runner has ${need}`;
   }

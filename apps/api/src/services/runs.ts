@@ -157,6 +157,8 @@ export async function insertRun(
  * BullMQ job (or the boot-time reconciliation) cannot duplicate them.
  */
 export async function expandRun(db: Db, runId: string, options: { maxAttempts: number; queueTimeoutMs: number }): Promise<string[]> {
+  // Run first, as every writer: a cancel or a priority change in flight is either seen here or waits for us.
+  await db.$queryRaw`SELECT id FROM "Run" WHERE id = ${runId}::uuid FOR UPDATE`;
   const run = await db.run.findUnique({ where: { id: runId }, include: { _count: { select: { jobs: true } } } });
   if (!run || run.status !== "queued" || run._count.jobs > 0) return [];
   const params = run.parameters as unknown as RunParameters;
@@ -187,11 +189,9 @@ export async function runsAwaitingExpansion(db: Db): Promise<string[]> {
 }
 
 /**
- * Recomputes a run's status after one of its jobs changed. Must run in the same transaction as the job change.
- */
-/**
- * Re-prioritises a run that has not finished: its queued jobs take the new priority at the next scheduling pass
- * (jobs already running keep their boards). Locks the run first, as every writer does.
+ * Re-prioritises a run that has not finished: its jobs that have not started take the new priority at the next
+ * scheduling pass (jobs already running keep their boards, and retry with the new priority). Locks the run first,
+ * as every writer does.
  */
 export async function setRunPriority(db: PrismaClient, runId: string, priority: number): Promise<void> {
   await db.$transaction(async (tx) => {
@@ -202,10 +202,14 @@ export async function setRunPriority(db: PrismaClient, runId: string, priority: 
       throw new AppError(ErrorCode.CONFLICT, `run ${runId} already ended as ${run.status}; its priority no longer matters`);
     }
     await tx.run.update({ where: { id: runId }, data: { priority } });
-    await tx.job.updateMany({ where: { runId, status: "queued" }, data: { priority } });
+    // Running jobs too: one that goes back to the queue for a retry is scheduled with the new priority.
+    await tx.job.updateMany({ where: { runId, status: { in: ["queued", "running"] } }, data: { priority } });
   });
 }
 
+/**
+ * Recomputes a run's status after one of its jobs changed. Must run in the same transaction as the job change.
+ */
 export async function rollUpRun(db: Db, runId: string): Promise<void> {
   // Serialises roll-ups of one run: two jobs finishing at once must not both miss that the other one finished.
   await db.$queryRaw`SELECT id FROM "Run" WHERE id = ${runId}::uuid FOR UPDATE`;

@@ -63,6 +63,9 @@ export function pullRequestPayload(options: {
   fork: boolean;
   label?: string;
   sender?: string;
+  /** When GitHub changed the pull request (default: now). */
+  updatedAt?: string;
+  merged?: boolean;
 }) {
   const headRepo = options.fork ? "contributor/tock" : "tock/tock";
   return {
@@ -86,6 +89,8 @@ export function pullRequestPayload(options: {
       base: { label: "tock:master", ref: "master", sha: options.baseSha, user: user("tock"), repo: repository("tock/tock") },
       labels: options.label ? [{ id: 7, name: options.label, color: "0e8a16" }] : [],
       author_association: options.fork ? "CONTRIBUTOR" : "MEMBER",
+      updated_at: options.updatedAt ?? new Date().toISOString(),
+      merged: options.merged ?? false,
     },
     ...(options.label ? { label: { id: 7, name: options.label, color: "0e8a16" } } : {}),
     repository: repository("tock/tock"),

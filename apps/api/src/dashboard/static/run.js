@@ -169,7 +169,7 @@ async function main() {
   // Shown while the run can still be cancelled; `refresh` is defined below and hides them once things are final.
   const cancelRun = h(
     "button",
-    { id: "cancel-run", onclick: () => cancel("this run", `/api/v1/runs/${run.id}/cancel`, refresh) },
+    { id: "cancel-run", onclick: () => cancel("this run", `/api/v1/runs/${run.id}/cancel`, refreshSafely) },
     "Cancel run",
   );
   const cancelJobs = new Map();
@@ -208,7 +208,11 @@ async function main() {
     waitingFor.set(job.id, waitingEl);
     const cancelJob = h(
       "button",
-      { class: "cancel-job", "data-job": job.id, onclick: () => cancel(`the ${job.suite} job`, `/api/v1/jobs/${job.id}/cancel`, refresh) },
+      {
+        class: "cancel-job",
+        "data-job": job.id,
+        onclick: () => cancel(`the ${job.suite} job`, `/api/v1/jobs/${job.id}/cancel`, refreshSafely),
+      },
       "Cancel job",
     );
     cancelJobs.set(job.id, cancelJob);
@@ -233,7 +237,39 @@ async function main() {
 
   let finalSeen = false;
   let timer;
-  async function refresh() {
+  let running = null;
+  let again = false;
+  // One refresh at a time: a cancel asks for one while the poll may be mid-fetch. A request made during a refresh
+  // gets one more pass after it, so what the caller waits for includes everything it changed.
+  function refresh() {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          await update();
+        } while (again);
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  }
+  // The poll goes on after a failed refresh (a network blip), showing the error.
+  const schedule = () => {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(refreshSafely, 1500);
+  };
+  function refreshSafely() {
+    return refresh().catch((err) => {
+      showError(app, err);
+      schedule();
+    });
+  }
+  async function update() {
     window.clearTimeout(timer);
     const [now, res] = await Promise.all([api(`/api/v1/runs/${run.id}`), api(`/api/v1/runs/${run.id}/results`)]);
     results = res.results;
@@ -262,7 +298,7 @@ async function main() {
       if (window.location.hash) document.getElementById(decodeURIComponent(window.location.hash.slice(1)))?.classList.add("selected");
       return;
     }
-    timer = window.setTimeout(() => refresh().catch((err) => showError(app, err)), 1500);
+    schedule();
   }
   await refresh();
   document.body.dataset.loaded = "true";
