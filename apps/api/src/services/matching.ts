@@ -176,13 +176,13 @@ export function planPass(jobs: readonly QueuedJobForPlan[], runners: readonly Ru
 /** A board as the "why is this job waiting" diagnosis sees it: every present board, whatever its state. */
 export type InventoryBoard = MatchBoard & { runner: string; online: boolean; health: string; busy: boolean };
 
-/** "2 × nrf52840dk in one group", "nucleo_f429zi [eth]": what a job needs, for people. */
+/** "nucleo_f429zi [eth]": a role's board type and required tags. */
+const roleLabel = (r: MatchRole) => `${r.boardType}${r.tags && r.tags.length > 0 ? ` [${[...r.tags].sort().join(", ")}]` : ""}`;
+
+/** "2 × nrf52840dk in one group on one runner": what a job needs, for people. */
 export function describeNeed(roles: readonly MatchRole[], sameGroup: boolean): string {
   const counts = new Map<string, number>();
-  for (const r of roles) {
-    const key = `${r.boardType}${r.tags && r.tags.length > 0 ? ` [${[...r.tags].sort().join(", ")}]` : ""}`;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
+  for (const r of roles) counts.set(roleLabel(r), (counts.get(roleLabel(r)) ?? 0) + 1);
   const parts = [...counts].map(([k, n]) => (n > 1 ? `${n} × ${k}` : k));
   return `${parts.join(" + ")}${sameGroup ? " in one group" : ""} on one runner`;
 }
@@ -205,13 +205,7 @@ export function whyWaiting(job: { roles: readonly MatchRole[]; sameGroup: boolea
 
   const anywhere = hostsWith(() => true);
   if (anywhere.length === 0) {
-    const missing = [
-      ...new Set(
-        job.roles
-          .filter((r) => !boards.some((b) => fits(r, b)))
-          .map((r) => `${r.boardType}${r.tags && r.tags.length > 0 ? ` [${[...r.tags].sort().join(", ")}]` : ""}`),
-      ),
-    ];
+    const missing = [...new Set(job.roles.filter((r) => !boards.some((b) => fits(r, b))).map(roleLabel))];
     if (missing.length > 0) return `no runner has a ${missing.join(" or ")} board (needs ${need})`;
     return `no runner has ${need}`;
   }
