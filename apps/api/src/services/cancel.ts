@@ -8,7 +8,7 @@ import type { PrismaClient } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
 import { waitingReasons } from "./inventory.ts";
 import { endAttempt } from "./runner-protocol.ts";
-import { rollUpRun } from "./runs.ts";
+import { lockRun, rollUpRun } from "./runs.ts";
 import { assertTransition, isTerminalJob, isTerminalRun } from "./states.ts";
 
 async function cancelJobIn(tx: Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0], jobId: string, reason: string) {
@@ -26,7 +26,7 @@ async function cancelJobIn(tx: Parameters<Parameters<PrismaClient["$transaction"
 
 export async function cancelRun(db: PrismaClient, runId: string, by: string): Promise<RunStatus> {
   return db.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT id FROM "Run" WHERE id = ${runId}::uuid FOR UPDATE`; // run before attempts, as everywhere
+    await lockRun(tx, runId);
     const run = await tx.run.findUnique({ where: { id: runId }, include: { jobs: { select: { id: true } } } });
     if (!run) throw notFound("run", runId);
     if (isTerminalRun(run.status)) throw new AppError(ErrorCode.CONFLICT, `run ${runId} already ended as ${run.status}; nothing to cancel`);
@@ -47,7 +47,7 @@ export async function cancelJob(db: PrismaClient, jobId: string, by: string): Pr
   return db.$transaction(async (tx) => {
     const found = await tx.job.findUnique({ where: { id: jobId }, select: { runId: true } });
     if (!found) throw notFound("job", jobId);
-    await tx.$queryRaw`SELECT id FROM "Run" WHERE id = ${found.runId}::uuid FOR UPDATE`;
+    await lockRun(tx, found.runId);
     const job = await tx.job.findUniqueOrThrow({ where: { id: jobId } });
     if (isTerminalJob(job.status)) throw new AppError(ErrorCode.CONFLICT, `job ${jobId} already ended as ${job.status}; nothing to cancel`);
     await cancelJobIn(tx, jobId, `cancelled by ${by}`);
@@ -64,7 +64,7 @@ export async function expireQueuedJob(db: PrismaClient, jobId: string, runnerTim
   return db.$transaction(async (tx) => {
     const found = await tx.job.findUnique({ where: { id: jobId }, select: { runId: true } });
     if (!found) return false;
-    await tx.$queryRaw`SELECT id FROM "Run" WHERE id = ${found.runId}::uuid FOR UPDATE`; // run first, as everywhere
+    await lockRun(tx, found.runId);
     const job = await tx.job.findUniqueOrThrow({ where: { id: jobId } });
     if (job.status !== "queued") return false;
     assertTransition("job", jobId, job.status, "error");

@@ -153,12 +153,20 @@ export async function insertRun(
 }
 
 /**
+ * Locks a run's row for the rest of the transaction. Every writer of a run's jobs and attempts takes this lock
+ * first (run before attempts), so concurrent writers serialise per run without deadlocks.
+ */
+export async function lockRun(db: Db, runId: string): Promise<void> {
+  await db.$queryRaw`SELECT id FROM "Run" WHERE id = ${runId}::uuid FOR UPDATE`;
+}
+
+/**
  * Creates the run's jobs from its plan. Idempotent: a run that already has jobs is left alone, so a redelivered
  * BullMQ job (or the boot-time reconciliation) cannot duplicate them.
  */
 export async function expandRun(db: Db, runId: string, options: { maxAttempts: number; queueTimeoutMs: number }): Promise<string[]> {
-  // Run first, as every writer: a cancel or a priority change in flight is either seen here or waits for us.
-  await db.$queryRaw`SELECT id FROM "Run" WHERE id = ${runId}::uuid FOR UPDATE`;
+  // A cancel or a priority change in flight is either seen here or waits for us.
+  await lockRun(db, runId);
   const run = await db.run.findUnique({ where: { id: runId }, include: { _count: { select: { jobs: true } } } });
   if (!run || run.status !== "queued" || run._count.jobs > 0) return [];
   const params = run.parameters as unknown as RunParameters;
@@ -195,7 +203,7 @@ export async function runsAwaitingExpansion(db: Db): Promise<string[]> {
  */
 export async function setRunPriority(db: PrismaClient, runId: string, priority: number): Promise<void> {
   await db.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT id FROM "Run" WHERE id = ${runId}::uuid FOR UPDATE`;
+    await lockRun(tx, runId);
     const run = await tx.run.findUnique({ where: { id: runId }, select: { status: true } });
     if (!run) throw notFound("run", runId);
     if (isTerminalRun(run.status)) {
@@ -212,7 +220,7 @@ export async function setRunPriority(db: PrismaClient, runId: string, priority: 
  */
 export async function rollUpRun(db: Db, runId: string): Promise<void> {
   // Serialises roll-ups of one run: two jobs finishing at once must not both miss that the other one finished.
-  await db.$queryRaw`SELECT id FROM "Run" WHERE id = ${runId}::uuid FOR UPDATE`;
+  await lockRun(db, runId);
   const run = await db.run.findUniqueOrThrow({ where: { id: runId }, include: { jobs: { select: { id: true, status: true } } } });
   const statuses = run.jobs.map((j) => j.status);
   if (statuses.length > 0 && statuses.every(isTerminalJob)) {
