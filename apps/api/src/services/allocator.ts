@@ -24,8 +24,14 @@ import type { PlannedRole } from "./runs.ts";
 
 /** Advisory lock that serialises scheduling passes across API processes. */
 const PASS_LOCK = [0x48494c, 1] as const;
-/** How many queued jobs one pass looks at; beyond that, jobs wait for the head of the queue to move. */
-const SCAN_LIMIT = 200;
+/**
+ * How many queued jobs the cached head of the queue holds; beyond that, jobs wait for the head to move. Reading
+ * the head costs about the same however many rows it returns (it ranks every queued job), so a long head read
+ * rarely beats a short one read often.
+ */
+const SCAN_LIMIT = 1000;
+/** The head is read again when fewer than this many cached jobs are left (more than one pass can start). */
+const REFILL_BELOW = 200;
 /** Passes also run this often while requests wait: another API process may have freed boards, and jobs age. */
 const POLL_MS = 1000;
 
@@ -70,6 +76,17 @@ type CandidateRow = {
   avoid: string[];
 };
 
+type Candidate = CandidateRow & { plan: QueuedJobForPlan };
+/** The cached head of the queue, in scheduling order, with each project's running jobs (for fair share). */
+type QueueHead = {
+  rows: Candidate[];
+  byId: Map<string, Candidate>;
+  running: Map<string | null, number>;
+  types: Set<string>;
+  readAt: number;
+  complete: boolean;
+};
+
 type Waiter = {
   runnerId: string;
   resolve: (decision: LeaseDecision) => void;
@@ -103,7 +120,7 @@ export class Dispatcher {
   private closed = false;
   private readonly poll: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
-  private cache: { rows: CandidateRow[]; types: Set<string>; readAt: number; complete: boolean } | undefined;
+  private cache: QueueHead | undefined;
 
   constructor(private readonly options: DispatcherOptions) {
     this.unsubscribe = options.workSignal.subscribe((change) => {
@@ -186,7 +203,7 @@ export class Dispatcher {
 
     const decisions = new Map<Waiter, LeaseDecision>();
     const client = await pool.connect();
-    let placements: { placement: Placement; job: CandidateRow; attemptId: string }[];
+    let placements: { placement: Placement; job: Candidate; attemptId: string }[];
     try {
       // One round trip: BEGIN, the pass lock (every pass of every API process takes it), the sign of life of the
       // runners that asked, and the boards. Sent as text: a multi-statement query cannot carry parameters.
@@ -232,31 +249,21 @@ export class Dispatcher {
       }
 
       const types = [...new Set(runners.flatMap((r) => r.boards.map((b) => b.type)))];
-      const candidates = await this.queue(client, types);
-      const running = new Map(candidates.map((c) => [c.projectId, c.projectRunning]));
+      const head = await this.queue(client, types);
       const plan = planPass(
-        candidates.map((c, order): QueuedJobForPlan => ({
-          id: c.id,
-          roles: c.roles,
-          sameGroup: c.sameGroup,
-          avoidBoards: new Set(c.avoid),
-          priority: c.effPriority,
-          project: c.projectId,
-          order,
-        })),
+        head.rows.map((c) => c.plan),
         runners,
-        { running, reserve: settings.reserve ?? true },
+        { running: head.running, reserve: settings.reserve ?? true },
       );
-      const byId = new Map(candidates.map((c) => [c.id, c]));
-      placements = plan.placements.map((placement) => ({ placement, job: byId.get(placement.jobId)!, attemptId: randomUUID() }));
+      placements = plan.placements.map((placement) => ({ placement, job: head.byId.get(placement.jobId)!, attemptId: randomUUID() }));
       if (placements.length === 0) await client.query("COMMIT");
       else {
         const kept = await this.commit(client, placements);
         // Whatever was planned leaves the cached queue: started, or found not queued any more.
-        const gone = new Set(placements.map((p) => p.job.id));
-        if (this.cache) this.cache.rows = this.cache.rows.filter((c) => !gone.has(c.id));
-        for (const p of kept) {
-          for (const c of this.cache?.rows ?? []) if (c.projectId === p.job.projectId) c.projectRunning++;
+        if (this.cache === head) {
+          for (const p of placements) head.byId.delete(p.job.id);
+          head.rows = head.rows.filter((c) => head.byId.has(c.id));
+          for (const p of kept) head.running.set(p.job.projectId, (head.running.get(p.job.projectId) ?? 0) + 1);
         }
         placements = kept;
       }
@@ -277,16 +284,18 @@ export class Dispatcher {
    * and when the cached window runs low. A cached job that is no longer queued costs nothing: the conditional
    * claim skips it.
    */
-  private async queue(client: pg.PoolClient, types: string[]): Promise<CandidateRow[]> {
+  private async queue(client: pg.PoolClient, types: string[]): Promise<QueueHead> {
     const c = this.cache;
     const fresh =
-      c && Date.now() - c.readAt < POLL_MS && types.every((t) => c.types.has(t)) && (c.complete || c.rows.length >= SCAN_LIMIT / 2);
-    if (fresh) return c.rows;
+      c && Date.now() - c.readAt < POLL_MS && types.every((t) => c.types.has(t)) && (c.complete || c.rows.length >= REFILL_BELOW);
+    if (fresh) return c;
+    // date_part, not extract: it computes in double precision where extract uses numeric, which costs a
+    // millisecond per thousand queued jobs.
     const { rows } = await client.query<CandidateRow>(
       `WITH running AS (
          SELECT "projectId", count(*)::int AS n FROM "Job" WHERE status = 'running' GROUP BY "projectId"
        ), head AS (
-         SELECT j.id, (j.priority + floor(extract(epoch FROM (now() - j."createdAt")) / 60 * $2))::int AS "effPriority",
+         SELECT j.id, (j.priority + floor(date_part('epoch', now() - j."createdAt") / 60 * $2))::int AS "effPriority",
                 coalesce(running.n, 0) AS "projectRunning", jsonb_array_length(j.roles) AS size
          FROM "Job" j LEFT JOIN running ON running."projectId" IS NOT DISTINCT FROM j."projectId"
          WHERE j.status = 'queued' AND jsonb_path_query_array(j.roles, '$[*].boardType') <@ to_jsonb($1::text[])
@@ -303,8 +312,28 @@ export class Dispatcher {
        ORDER BY h."effPriority" DESC, h."projectRunning" ASC, h.size DESC, j."createdAt" ASC, j.id ASC`,
       [types, this.options.settings.agingPerMinute],
     );
-    this.cache = { rows, types: new Set(types), readAt: Date.now(), complete: rows.length < SCAN_LIMIT };
-    return rows;
+    // What the planner needs is built once per read, not once per pass: a pass looks at every cached job.
+    const candidates = rows.map((row, order): Candidate => ({
+      ...row,
+      plan: {
+        id: row.id,
+        roles: row.roles,
+        sameGroup: row.sameGroup,
+        avoidBoards: new Set(row.avoid),
+        priority: row.effPriority,
+        project: row.projectId,
+        order,
+      },
+    }));
+    this.cache = {
+      rows: candidates,
+      byId: new Map(candidates.map((c) => [c.id, c])),
+      running: new Map(rows.map((r) => [r.projectId, r.projectRunning])),
+      types: new Set(types),
+      readAt: Date.now(),
+      complete: rows.length < SCAN_LIMIT,
+    };
+    return this.cache;
   }
 
   /**
@@ -313,7 +342,7 @@ export class Dispatcher {
    * claim and attempts with boards only for the jobs it claimed (a job cancelled or expired since it was read
    * stays as it is; its boards are planned again next pass). Returns the placements that stuck.
    */
-  private async commit(client: pg.PoolClient, placements: { placement: Placement; job: CandidateRow; attemptId: string }[]) {
+  private async commit(client: pg.PoolClient, placements: { placement: Placement; job: Candidate; attemptId: string }[]) {
     const runIds = [...new Set(placements.map((p) => p.job.runId))].sort();
     const roles = placements.flatMap((p) =>
       p.job.roles.map((r) => ({ attempt: p.attemptId, board: p.placement.boards.get(r.role)!.id, role: r.role })),
@@ -355,7 +384,7 @@ export class Dispatcher {
   private async deliver(
     decisions: Map<Waiter, LeaseDecision>,
     waiting: Map<string, Waiter[]>,
-    placements: { placement: Placement; job: CandidateRow; attemptId: string }[],
+    placements: { placement: Placement; job: Candidate; attemptId: string }[],
   ) {
     const { settings } = this.options;
     for (const [waiter, decision] of decisions) this.answer(waiter, decision);

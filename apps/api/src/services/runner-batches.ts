@@ -14,7 +14,7 @@
 import { randomUUID } from "node:crypto";
 import type { FinishAttemptBody, JobStatus, RunStatus, SubmittedResult, TestStatus } from "@tock-hil/protocol";
 import type pg from "pg";
-import { arrayLiteral, literal } from "../db.ts";
+import { arrayLiteral } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
 import { adjustForQuarantine } from "./quarantine.ts";
 import type { DecidingResult } from "./quarantine.ts";
@@ -110,8 +110,10 @@ export async function submitResultsBatch(pool: pg.Pool, items: ResultsItem[]): P
   // One statement: lock the attempts FOR SHARE (a finish in flight holds them FOR UPDATE, so a result cannot slip
   // in after its attempt was judged), drop every item with any row that does not belong (wrong runner, attempt
   // not running, test not in the job), write the rest. The attempt rows come back for the messages.
-  const { rows: attempts } = await pool.query<AttemptRow>(
-    `WITH a AS (
+  const { rows: attempts } = await pool.query<AttemptRow>({
+    // Named: prepared once per connection, so Postgres does not parse and plan it again for every batch.
+    name: "submit-results",
+    text: `WITH a AS (
        SELECT a.id, a."runnerId", a.status::text AS status, a."endReason", j.tests
        FROM "Attempt" a JOIN "Job" j ON j.id = a."jobId" WHERE a.id = ANY($1::uuid[]) FOR SHARE OF a
      ), x AS (
@@ -132,7 +134,7 @@ export async function submitResultsBatch(pool: pg.Pool, items: ResultsItem[]): P
        RETURNING 1
      )
      SELECT a.id, a."runnerId", a.status, a."endReason", a.tests, (SELECT count(*) FROM ins)::int AS written FROM a`,
-    [
+    values: [
       [...new Set(items.map((i) => i.attemptId))],
       w.map((x) => x.item),
       w.map((x) => x.attemptId),
@@ -148,7 +150,7 @@ export async function submitResultsBatch(pool: pg.Pool, items: ResultsItem[]): P
       w.map((x) => x.r.logSpan?.start ?? null),
       w.map((x) => x.r.logSpan?.end ?? null),
     ],
-  );
+  });
   const byId = new Map(attempts.map((r) => [r.id, r]));
   // The same checks the statement made, in the same snapshot, now for the messages.
   return items.map((item) => {
@@ -255,8 +257,9 @@ export async function finishCompletedBatch(pool: pg.Pool, items: FinishItem[]): 
     }
 
     // Round trip 2: every write of the batch in one statement.
-    await client.query(
-      `WITH att AS (
+    await client.query({
+      name: "finish-completed",
+      text: `WITH att AS (
          UPDATE "Attempt" a SET status = 'completed', "endReason" = x.reason, message = x.message, "finishedAt" = now()
          FROM unnest($1::uuid[], $2::text[], $12::text[]) AS x(id, message, reason) WHERE a.id = x.id RETURNING a.id
        ), res AS (
@@ -272,28 +275,33 @@ export async function finishCompletedBatch(pool: pg.Pool, items: FinishItem[]): 
          WHERE id IN (SELECT "boardId" FROM "AttemptBoard" WHERE "attemptId" = ANY($1::uuid[])) AND "infraErrors" > 0 RETURNING id
        )
        SELECT (SELECT count(*) FROM att) AS attempts`,
-      [att.id, att.message, res.id, res.aid, res.jid, res.suite, res.test, res.status, res.message, job.id, job.status, att.reason],
-    );
+      values: [att.id, att.message, res.id, res.aid, res.jid, res.suite, res.test, res.status, res.message, job.id, job.status, att.reason],
+    });
 
     // Round trip 3: the outcome of every run whose jobs are now all done, and COMMIT.
     const next = new Map(job.id.map((id, i) => [id, job.status[i] as JobStatus]));
     const runs = new Map<string, { id: string; status: JobStatus }[]>();
     for (const j of runJobs.rows) runs.set(j.runId, [...(runs.get(j.runId) ?? []), { id: j.id, status: next.get(j.id) ?? j.status }]);
     const current = new Map(locked.rows.map((r) => [r.runId, r.runStatus]));
-    const sql = (await runOutcomes(client, runs, new Set(quarantine.rows.map((q) => q.key))))
-      .filter(({ runId, outcome }) => {
-        const from = current.get(runId)!;
-        if (from === outcome) return false;
-        if (from === "queued") assertTransition("run", runId, from, "running");
-        assertTransition("run", runId, from === "queued" ? "running" : from, outcome);
-        return true;
-      })
-      .map(
-        ({ runId, outcome }) =>
-          `UPDATE "Run" SET status = ${literal(outcome)}::"RunStatus", "finishedAt" = now(), "startedAt" = coalesce("startedAt", now())
-           WHERE id = ${literal(runId)}::uuid;`,
-      )
-      .join("\n");
+    const settled = (await runOutcomes(client, runs, new Set(quarantine.rows.map((q) => q.key)))).filter(({ runId, outcome }) => {
+      const from = current.get(runId)!;
+      if (from === outcome) return false;
+      if (from === "queued") assertTransition("run", runId, from, "running");
+      assertTransition("run", runId, from === "queued" ? "running" : from, outcome);
+      return true;
+    });
+    // One statement for every run of the batch (plain text, to share the round trip with COMMIT).
+    const sql =
+      settled.length === 0
+        ? ""
+        : `UPDATE "Run" r SET status = x.outcome::"RunStatus", "finishedAt" = now(), "startedAt" = coalesce(r."startedAt", now())
+           FROM unnest(${arrayLiteral(
+             settled.map((o) => o.runId),
+             "uuid",
+           )}, ${arrayLiteral(
+             settled.map((o) => o.outcome),
+             "text",
+           )}) AS x(id, outcome) WHERE r.id = x.id;`;
     await client.query(`${sql}\nCOMMIT;`);
     return outcomes;
   } catch (err) {
