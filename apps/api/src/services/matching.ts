@@ -112,45 +112,75 @@ export function planPass(jobs: readonly QueuedJobForPlan[], runners: readonly Ru
   const held = new Set<string>();
   const taken = new Set<string>();
   const waiting = new Map(runners.map((r) => [r.id, r.waiting]));
+  // Free boards of each runner that are neither taken nor held, kept up to date rather than recounted: a pass
+  // looks at up to a thousand queued jobs, and recounting every runner's boards for each was most of its cost.
+  const freeCount = new Map(runners.map((r) => [r.id, r.boards.filter((b) => b.free).length]));
   const placements: Placement[] = [];
   const reservations: Plan["reservations"] = new Map();
   const open = (r: RunnerForPlan) => r.boards.filter((b) => !held.has(b.id) && !taken.has(b.id));
   const freeNow = (r: RunnerForPlan) => open(r).filter((b) => b.free);
+  const claim = (runnerId: string, boards: Iterable<RunnerBoardState>, into: Set<string>) => {
+    for (const b of boards) {
+      into.add(b.id);
+      if (b.free) freeCount.set(runnerId, freeCount.get(runnerId)! - 1);
+    }
+  };
+  const canStartAny = () => runners.some((r) => waiting.get(r.id)! > 0 && freeCount.get(r.id)! > 0);
 
+  // Within one project every job has the same running count, so a project's jobs keep one order for the whole
+  // pass; the next job overall is the best of the projects' next ones.
+  const queues = new Map<string | null, { jobs: QueuedJobForPlan[]; next: number }>();
+  const sorted = [...jobs].sort((a, b) => b.priority - a.priority || b.roles.length - a.roles.length || a.order - b.order);
+  for (const job of sorted) {
+    const q = queues.get(job.project) ?? { jobs: [], next: 0 };
+    q.jobs.push(job);
+    queues.set(job.project, q);
+  }
   const rank = (a: QueuedJobForPlan, b: QueuedJobForPlan) =>
     b.priority - a.priority ||
     (running.get(a.project) ?? 0) - (running.get(b.project) ?? 0) ||
     b.roles.length - a.roles.length ||
     a.order - b.order;
-  const left = [...jobs];
-  while (left.length > 0) {
-    if (!runners.some((r) => (waiting.get(r.id) ?? 0) > 0 && freeNow(r).length > 0)) break;
-    let best = 0;
-    for (let i = 1; i < left.length; i++) if (rank(left[i]!, left[best]!) < 0) best = i;
-    const job = left.splice(best, 1)[0]!;
+  const take = (): QueuedJobForPlan | undefined => {
+    let best: { jobs: QueuedJobForPlan[]; next: number } | undefined;
+    for (const q of queues.values()) {
+      if (q.next < q.jobs.length && (!best || rank(q.jobs[q.next]!, best.jobs[best.next]!) < 0)) best = q;
+    }
+    return best?.jobs[best.next++];
+  };
+
+  // Boards only ever leave the pool during a pass, so a need that could not start now (or reserve) cannot later
+  // in the same pass: the next job with the same need is skipped without searching again.
+  const cannotStart = new Set<string>();
+  const cannotReserve = new Set<string>();
+
+  for (let job = take(); job && canStartAny(); job = take()) {
+    const shape = shapeOf(job);
     const preferred = (boards: RunnerBoardState[]) => [
       ...boards.filter((b) => !job.avoidBoards.has(b.id)),
       ...boards.filter((b) => job.avoidBoards.has(b.id)),
     ];
 
     // Now: on a waiting runner; best fit (fewest free boards first) keeps whole runners free for big jobs.
-    const hosts = runners
-      .filter((r) => (waiting.get(r.id) ?? 0) > 0)
-      .map((r) => ({ r, free: freeNow(r) }))
-      .filter((h) => h.free.length >= job.roles.length)
-      .sort((a, b) => a.free.length - b.free.length || (a.r.id < b.r.id ? -1 : 1));
     let placed = false;
-    for (const { r, free } of hosts) {
-      const boards = matchRoles(job.roles, preferred(free), job.sameGroup);
-      if (!boards) continue;
-      for (const b of boards.values()) taken.add(b.id);
-      waiting.set(r.id, waiting.get(r.id)! - 1);
-      running.set(job.project, (running.get(job.project) ?? 0) + 1);
-      placements.push({ jobId: job.id, runnerId: r.id, boards });
-      placed = true;
-      break;
+    if (!cannotStart.has(shape)) {
+      const hosts = runners
+        .filter((r) => waiting.get(r.id)! > 0 && freeCount.get(r.id)! >= job.roles.length)
+        .map((r) => ({ r, free: freeNow(r) }))
+        .sort((a, b) => a.free.length - b.free.length || (a.r.id < b.r.id ? -1 : 1));
+      for (const { r, free } of hosts) {
+        const boards = matchRoles(job.roles, preferred(free), job.sameGroup);
+        if (!boards) continue;
+        claim(r.id, boards.values(), taken);
+        waiting.set(r.id, waiting.get(r.id)! - 1);
+        running.set(job.project, (running.get(job.project) ?? 0) + 1);
+        placements.push({ jobId: job.id, runnerId: r.id, boards });
+        placed = true;
+        break;
+      }
+      if (!placed) cannotStart.add(shape);
     }
-    if (placed || !reserve) continue;
+    if (placed || !reserve || cannotReserve.has(shape)) continue;
 
     // Later: the runner where the fewest busy boards stand between the job and its start.
     let choice: { runnerId: string; boards: RunnerBoardState[]; busy: number } | undefined;
@@ -166,11 +196,26 @@ export function planPass(jobs: readonly QueuedJobForPlan[], runners: readonly Ru
       const busy = boards.filter((b) => !b.free).length;
       if (!choice || busy < choice.busy || (busy === choice.busy && r.id < choice.runnerId)) choice = { runnerId: r.id, boards, busy };
     }
-    if (!choice) continue;
-    for (const b of choice.boards) held.add(b.id);
+    if (!choice) {
+      cannotReserve.add(shape);
+      continue;
+    }
+    claim(choice.runnerId, choice.boards, held);
     reservations.set(job.id, { runnerId: choice.runnerId, boards: choice.boards.map((b) => b.id) });
   }
   return { placements, reservations };
+}
+
+/** What decides whether a job fits some boards (types, tags, one group), not which boards it prefers. */
+const shapes = new WeakMap<QueuedJobForPlan, string>();
+function shapeOf(job: QueuedJobForPlan): string {
+  let shape = shapes.get(job);
+  if (shape === undefined) {
+    const roles = job.roles.map((r) => `${r.boardType}[${[...(r.tags ?? [])].sort().join(",")}]`).sort();
+    shape = `${job.sameGroup ? "group:" : ""}${roles.join("+")}`;
+    shapes.set(job, shape);
+  }
+  return shape;
 }
 
 /** A board as the "why is this job waiting" diagnosis sees it: every present board, whatever its state. */

@@ -1,0 +1,10 @@
+import pg from "pg";
+const c = new pg.Client({ host: "127.0.0.1", user: "postgres", database: "postgres" });
+await c.connect();
+for (let i = 0; i < 500; i++) await c.query("SELECT 1");
+const u0 = process.cpuUsage(); const t0 = performance.now();
+const n = 5000;
+for (let i = 0; i < n; i++) await c.query("SELECT 1");
+const u = process.cpuUsage(u0); const wall = performance.now() - t0;
+console.log(`wall ${(wall / n * 1000).toFixed(0)} us/rt, node user ${(u.user / n).toFixed(0)} us, sys ${(u.system / n).toFixed(0)} us`);
+await c.end();
