@@ -290,9 +290,10 @@ export class Dispatcher {
       c && Date.now() - c.readAt < POLL_MS && types.every((t) => c.types.has(t)) && (c.complete || c.rows.length >= REFILL_BELOW);
     if (fresh) return c;
     // date_part, not extract: it computes in double precision where extract uses numeric, which costs a
-    // millisecond per thousand queued jobs.
+    // millisecond per thousand queued jobs. The running counts are materialised once: inlined, the planner may
+    // recount them for every queued job.
     const { rows } = await client.query<CandidateRow>(
-      `WITH running AS (
+      `WITH running AS MATERIALIZED (
          SELECT "projectId", count(*)::int AS n FROM "Job" WHERE status = 'running' GROUP BY "projectId"
        ), head AS (
          SELECT j.id, (j.priority + floor(date_part('epoch', now() - j."createdAt") / 60 * $2))::int AS "effPriority",

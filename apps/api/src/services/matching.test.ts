@@ -142,6 +142,23 @@ describe("planPass", () => {
     const busyA = new Map([["A", 3]]);
     expect(placed(planPass(jobs, [runner("R", boards, 2)], { running: busyA })).map((s) => s.split("@")[0])).toEqual(["b1", "a1"]);
   });
+
+  it("looks past a long run of jobs that cannot start to one that can, and still reserves for the first of them", () => {
+    // 500 jobs for the busy stm boards ahead of one pico job; the only free board is a pico.
+    const stuck = Array.from({ length: 500 }, (_, i) => job(`stm${i}`, 1, { roles: [{ role: "dut", boardType: "stm" }] }));
+    const boards = [board("p", { type: "pico" }), board("s1", { type: "stm", free: false }), board("s2", { type: "stm", free: false })];
+    const p = planPass([...stuck, job("pico", 1, { roles: [{ role: "dut", boardType: "pico" }] })], [runner("R", boards)]);
+    expect(placed(p)).toEqual(["pico@R:p"]);
+    // The first two stm jobs hold the two stm boards; the rest wait behind them, holding nothing.
+    expect([...p.reservations.keys()]).toEqual(["stm0", "stm1"]);
+  });
+
+  it("orders projects by running jobs even when their jobs arrive interleaved and out of order", () => {
+    const jobs = [job("b1", 1, { project: "B" }), job("a1", 1, { project: "A", priority: 150 }), job("a2", 1, { project: "A" })];
+    const r = runner("R", [board("x"), board("y"), board("z")], 3);
+    // Priority first (a1); then B has fewer running jobs than A (one, counting this pass): b1 before a2.
+    expect(placed(planPass(jobs, [r])).map((s) => s.split("@")[0])).toEqual(["a1", "b1", "a2"]);
+  });
 });
 
 describe("whyWaiting", () => {

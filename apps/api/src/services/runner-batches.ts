@@ -114,7 +114,7 @@ export async function submitResultsBatch(pool: pg.Pool, items: ResultsItem[]): P
     // Named: prepared once per connection, so Postgres does not parse and plan it again for every batch.
     name: "submit-results",
     text: `WITH a AS (
-       SELECT a.id, a."runnerId", a.status::text AS status, a."endReason", j.tests
+       SELECT a.id, a."runnerId", a.status::text AS status, a."endReason", a."jobId", j.tests, j.suite
        FROM "Attempt" a JOIN "Job" j ON j.id = a."jobId" WHERE a.id = ANY($1::uuid[]) FOR SHARE OF a
      ), x AS (
        SELECT * FROM unnest($2::int[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::int[], $8::text[], $9::int[], $10::text[],
@@ -125,8 +125,8 @@ export async function submitResultsBatch(pool: pg.Pool, items: ResultsItem[]): P
        WHERE a.id IS NULL OR a."runnerId" IS DISTINCT FROM x.runner OR a.status <> 'running' OR NOT (x.test = ANY(a.tests))
      ), ins AS (
        INSERT INTO "TestResult" (id, "attemptId", "jobId", suite, test, try, status, "durationMs", message, measurements, "logRole", "logStart", "logEnd")
-       SELECT x.id, x.aid, at."jobId", j.suite, x.test, x.try, x.status::"TestStatus", x.duration, x.message, x.measurements, x.role, x.start, x.stop
-       FROM x JOIN "Attempt" at ON at.id = x.aid JOIN "Job" j ON j.id = at."jobId"
+       SELECT x.id, x.aid, a."jobId", a.suite, x.test, x.try, x.status::"TestStatus", x.duration, x.message, x.measurements, x.role, x.start, x.stop
+       FROM x JOIN a ON a.id = x.aid
        WHERE x.item NOT IN (SELECT item FROM bad)
        ON CONFLICT ("attemptId", test, try) DO UPDATE SET status = excluded.status, "durationMs" = excluded."durationMs",
          message = excluded.message, measurements = excluded.measurements, "logRole" = excluded."logRole",
@@ -256,53 +256,53 @@ export async function finishCompletedBatch(pool: pg.Pool, items: FinishItem[]): 
       return outcomes;
     }
 
-    // Round trip 2: every write of the batch in one statement.
-    await client.query({
-      name: "finish-completed",
-      text: `WITH att AS (
-         UPDATE "Attempt" a SET status = 'completed', "endReason" = x.reason, message = x.message, "finishedAt" = now()
-         FROM unnest($1::uuid[], $2::text[], $12::text[]) AS x(id, message, reason) WHERE a.id = x.id RETURNING a.id
-       ), res AS (
-         INSERT INTO "TestResult" (id, "attemptId", "jobId", suite, test, status, "durationMs", message)
-         SELECT x.id, x.aid, x.jid, x.suite, x.test, x.status::"TestStatus", 0, x.message
-         FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[]) AS x(id, aid, jid, suite, test, status, message)
-         RETURNING id
-       ), job AS (
-         UPDATE "Job" j SET status = x.status::"JobStatus", "finishedAt" = now()
-         FROM unnest($10::uuid[], $11::text[]) AS x(id, status) WHERE j.id = x.id RETURNING j.id
-       ), brd AS (
-         UPDATE "Board" SET "infraErrors" = 0
-         WHERE id IN (SELECT "boardId" FROM "AttemptBoard" WHERE "attemptId" = ANY($1::uuid[])) AND "infraErrors" > 0 RETURNING id
-       )
-       SELECT (SELECT count(*) FROM att) AS attempts`,
-      values: [att.id, att.message, res.id, res.aid, res.jid, res.suite, res.test, res.status, res.message, job.id, job.status, att.reason],
-    });
-
-    // Round trip 3: the outcome of every run whose jobs are now all done, and COMMIT.
+    const values = [
+      att.id,
+      att.message,
+      res.id,
+      res.aid,
+      res.jid,
+      res.suite,
+      res.test,
+      res.status,
+      res.message,
+      job.id,
+      job.status,
+      att.reason,
+    ];
     const next = new Map(job.id.map((id, i) => [id, job.status[i] as JobStatus]));
     const runs = new Map<string, { id: string; status: JobStatus }[]>();
     for (const j of runJobs.rows) runs.set(j.runId, [...(runs.get(j.runId) ?? []), { id: j.id, status: next.get(j.id) ?? j.status }]);
     const current = new Map(locked.rows.map((r) => [r.runId, r.runStatus]));
-    const settled = (await runOutcomes(client, runs, new Set(quarantine.rows.map((q) => q.key)))).filter(({ runId, outcome }) => {
-      const from = current.get(runId)!;
-      if (from === outcome) return false;
-      if (from === "queued") assertTransition("run", runId, from, "running");
-      assertTransition("run", runId, from === "queued" ? "running" : from, outcome);
-      return true;
-    });
-    // One statement for every run of the batch (plain text, to share the round trip with COMMIT).
-    const sql =
-      settled.length === 0
-        ? ""
-        : `UPDATE "Run" r SET status = x.outcome::"RunStatus", "finishedAt" = now(), "startedAt" = coalesce(r."startedAt", now())
-           FROM unnest(${arrayLiteral(
-             settled.map((o) => o.runId),
-             "uuid",
-           )}, ${arrayLiteral(
-             settled.map((o) => o.outcome),
-             "text",
-           )}) AS x(id, outcome) WHERE r.id = x.id;`;
-    await client.query(`${sql}\nCOMMIT;`);
+    const quarantined = new Set(quarantine.rows.map((q) => q.key));
+    const settle = (outcomes: { runId: string; outcome: RunStatus }[]) =>
+      outcomes.filter(({ runId, outcome }) => {
+        const from = current.get(runId)!;
+        if (from === outcome) return false;
+        if (from === "queued") assertTransition("run", runId, from, "running");
+        assertTransition("run", runId, from === "queued" ? "running" : from, outcome);
+        return true;
+      });
+
+    if (!needsDecidingResults(runs, quarantined)) {
+      // The common case: every run outcome is known now, so the writes, the runs and COMMIT share the second and
+      // last round trip (plain text with literals: a multi-statement query cannot carry parameters).
+      const literals = values.map((v, i) => arrayLiteral(v, WRITE_TYPES[i]!));
+      await client.query(`${writeSql(literals)};\n${runsSql(settle(runOutcomes(runs, quarantined, [])))}\nCOMMIT;`);
+      return outcomes;
+    }
+
+    // A failed job while a quarantine is in force: the deciding results include the not_run ones written here,
+    // so the run outcomes are read after the writes (round trip 2) and written with COMMIT (round trip 3).
+    await client.query({ name: "finish-completed", text: writeSql(WRITE_TYPES.map((t, i) => `$${i + 1}::${t}[]`)), values });
+    const failed = doneRuns(runs).flatMap(([, jobs]) => jobs.filter((j) => j.status === "failed").map((j) => j.id));
+    const { rows: deciding } = await client.query<DecidingResult>(
+      `SELECT DISTINCT ON (tr."jobId", tr.test) tr."jobId", tr.suite, tr.test, tr.status::text AS status
+       FROM "TestResult" tr JOIN "Attempt" a ON a.id = tr."attemptId"
+       WHERE tr."jobId" = ANY($1::uuid[]) ORDER BY tr."jobId", tr.test, a.number DESC, tr.try DESC`,
+      [failed],
+    );
+    await client.query(`${runsSql(settle(runOutcomes(runs, quarantined, deciding)))}\nCOMMIT;`);
     return outcomes;
   } catch (err) {
     await client.query("ROLLBACK").catch(() => {});
@@ -312,26 +312,53 @@ export async function finishCompletedBatch(pool: pg.Pool, items: FinishItem[]): 
   }
 }
 
+const WRITE_TYPES = ["uuid", "text", "uuid", "uuid", "uuid", "text", "text", "text", "text", "uuid", "text", "text"];
+
+/**
+ * Every write of a finish batch in one statement: attempts completed, unreported tests not_run, jobs their
+ * verdicts, boards their infra error counts cleared. `p` are the twelve arrays, as parameters or literals.
+ */
+const writeSql = (p: string[]) => `WITH att AS (
+    UPDATE "Attempt" a SET status = 'completed', "endReason" = x.reason, message = x.message, "finishedAt" = now()
+    FROM unnest(${p[0]}, ${p[1]}, ${p[11]}) AS x(id, message, reason) WHERE a.id = x.id RETURNING a.id
+  ), res AS (
+    INSERT INTO "TestResult" (id, "attemptId", "jobId", suite, test, status, "durationMs", message)
+    SELECT x.id, x.aid, x.jid, x.suite, x.test, x.status::"TestStatus", 0, x.message
+    FROM unnest(${p[2]}, ${p[3]}, ${p[4]}, ${p[5]}, ${p[6]}, ${p[7]}, ${p[8]}) AS x(id, aid, jid, suite, test, status, message)
+    RETURNING id
+  ), job AS (
+    UPDATE "Job" j SET status = x.status::"JobStatus", "finishedAt" = now()
+    FROM unnest(${p[9]}, ${p[10]}) AS x(id, status) WHERE j.id = x.id RETURNING j.id
+  ), brd AS (
+    UPDATE "Board" SET "infraErrors" = 0
+    WHERE id IN (SELECT "boardId" FROM "AttemptBoard" WHERE "attemptId" = ANY(${p[0]})) AND "infraErrors" > 0 RETURNING id
+  )
+  SELECT (SELECT count(*) FROM att) AS attempts`;
+
+/** One statement for every run the batch settles (none: nothing). */
+const runsSql = (settled: { runId: string; outcome: RunStatus }[]) =>
+  settled.length === 0
+    ? ""
+    : `UPDATE "Run" r SET status = x.outcome::"RunStatus", "finishedAt" = now(), "startedAt" = coalesce(r."startedAt", now())
+       FROM unnest(${arrayLiteral(
+         settled.map((o) => o.runId),
+         "uuid",
+       )}, ${arrayLiteral(
+         settled.map((o) => o.outcome),
+         "text",
+       )}) AS x(id, outcome) WHERE r.id = x.id;`;
+
+type RunJobs = Map<string, { id: string; status: JobStatus }[]>;
+const doneRuns = (runs: RunJobs) => [...runs].filter(([, jobs]) => jobs.every((j) => isTerminalJob(j.status)));
+
+/**
+ * Quarantine matters only for a run with a failed job, and only while some quarantine is in force: only then do
+ * the outcomes need the deciding results of the failed jobs.
+ */
+const needsDecidingResults = (runs: RunJobs, quarantined: Set<string>) =>
+  quarantined.size > 0 && doneRuns(runs).some(([, jobs]) => jobs.some((j) => j.status === "failed"));
+
 /** rollUpRun for many runs at once: the runs whose jobs are all done, with their outcome (quarantine applied). */
-async function runOutcomes(
-  client: pg.PoolClient,
-  runs: Map<string, { id: string; status: JobStatus }[]>,
-  quarantined: Set<string>,
-): Promise<{ runId: string; outcome: RunStatus }[]> {
-  const done = [...runs].filter(([, jobs]) => jobs.every((j) => isTerminalJob(j.status)));
-  // Quarantine matters only for a run with a failed job, and only while some quarantine is in force: then the
-  // deciding results (written above, in this transaction) are read once for the batch.
-  const failed = done.flatMap(([, jobs]) => jobs.filter((j) => j.status === "failed").map((j) => j.id));
-  let deciding: DecidingResult[] = [];
-  if (failed.length > 0 && quarantined.size > 0) {
-    deciding = (
-      await client.query<DecidingResult>(
-        `SELECT DISTINCT ON (tr."jobId", tr.test) tr."jobId", tr.suite, tr.test, tr.status::text AS status
-         FROM "TestResult" tr JOIN "Attempt" a ON a.id = tr."attemptId"
-         WHERE tr."jobId" = ANY($1::uuid[]) ORDER BY tr."jobId", tr.test, a.number DESC, tr.try DESC`,
-        [failed],
-      )
-    ).rows;
-  }
-  return done.map(([runId, jobs]) => ({ runId, outcome: runOutcome(adjustForQuarantine(jobs, quarantined, deciding)) }));
+function runOutcomes(runs: RunJobs, quarantined: Set<string>, deciding: DecidingResult[]): { runId: string; outcome: RunStatus }[] {
+  return doneRuns(runs).map(([runId, jobs]) => ({ runId, outcome: runOutcome(adjustForQuarantine(jobs, quarantined, deciding)) }));
 }
