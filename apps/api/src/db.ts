@@ -18,14 +18,9 @@ export function createPrisma(databaseUrl: string, poolSize = 10): PrismaClient {
 /**
  * A plain pg pool for the runner protocol's hot path (scheduling passes, results, finishing attempts): set-based
  * SQL there costs a fraction of what the same work costs through the ORM, and those statements run for every job.
- *
- * Its sessions plan with sequential scans discouraged (enable_seqscan=off makes them a last resort, not
- * impossible): every statement here reads a handful of rows by key or by an indexed status, but a lab's tables
- * grow from nothing, and on statistics from when they were small (a new lab, autovacuum off or behind) the
- * planner picked whole-table scans and hash joins whose cost grew with the history on every batch.
  */
 export function createSqlPool(databaseUrl: string, poolSize = 8): pg.Pool {
-  return new pg.Pool({ connectionString: databaseUrl, max: poolSize, options: "-c enable_seqscan=off" });
+  return new pg.Pool({ connectionString: databaseUrl, max: poolSize });
 }
 
 /**

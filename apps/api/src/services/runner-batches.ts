@@ -111,8 +111,8 @@ export async function submitResultsBatch(pool: pg.Pool, items: ResultsItem[]): P
   // in after its attempt was judged), drop every item with any row that does not belong (wrong runner, attempt
   // not running, test not in the job), write the rest. The attempt rows come back for the messages.
   const { rows: attempts } = await pool.query<AttemptRow>({
-    // Named: prepared once per connection, so Postgres does not parse and plan it again for every batch.
-    name: "submit-results",
+    // Not a named (prepared) statement: its cached generic plan was chosen on the tables' size when the
+    // connection was young, and went on scanning whole tables long after they had grown.
     text: `WITH a AS (
        SELECT a.id, a."runnerId", a.status::text AS status, a."endReason", a."jobId", j.tests, j.suite
        FROM "Attempt" a JOIN "Job" j ON j.id = a."jobId" WHERE a.id = ANY($1::uuid[]) FOR SHARE OF a
@@ -294,7 +294,7 @@ export async function finishCompletedBatch(pool: pg.Pool, items: FinishItem[]): 
 
     // A failed job while a quarantine is in force: the deciding results include the not_run ones written here,
     // so the run outcomes are read after the writes (round trip 2) and written with COMMIT (round trip 3).
-    await client.query({ name: "finish-completed", text: writeSql(WRITE_TYPES.map((t, i) => `$${i + 1}::${t}[]`)), values });
+    await client.query(writeSql(WRITE_TYPES.map((t, i) => `$${i + 1}::${t}[]`)), values);
     const failed = doneRuns(runs).flatMap(([, jobs]) => jobs.filter((j) => j.status === "failed").map((j) => j.id));
     const { rows: deciding } = await client.query<DecidingResult>(
       `SELECT DISTINCT ON (tr."jobId", tr.test) tr."jobId", tr.suite, tr.test, tr.status::text AS status
