@@ -206,16 +206,15 @@ export class Dispatcher {
     let placements: { placement: Placement; job: Candidate; attemptId: string }[];
     try {
       // One round trip: BEGIN, the pass lock (every pass of every API process takes it), the sign of life of the
-      // runners that asked, and the boards. Sent as text: a multi-statement query cannot carry parameters.
-      // The pass commits without waiting for the WAL flush (a millisecond or more here, on every hand-over): if
-      // Postgres crashed right after, the lost lease would leave its job queued and the runner's results and
-      // finish would be refused as for an unknown attempt, so it costs a re-run, never a wrong result. Results and
-      // finishes keep synchronous commits.
-      const [, , , , { rows: boards }] = (await client.query(
+      // runners that asked (when any is due), and the boards. Sent as text: a multi-statement query cannot carry
+      // parameters. The pass commits without waiting for the WAL flush (a millisecond or more here, on every
+      // hand-over): if Postgres crashed right after, the lost lease would leave its job queued and the runner's
+      // results and finish would be refused as for an unknown attempt, so it costs a re-run, never a wrong result.
+      // Results and finishes keep synchronous commits.
+      const results = (await client.query(
         `BEGIN;
-         SET LOCAL synchronous_commit = off;
          SELECT pg_advisory_xact_lock(${PASS_LOCK[0]}, ${PASS_LOCK[1]});
-         UPDATE "Runner" SET "lastSeenAt" = now() WHERE id = ANY(${arrayLiteral(seen, "uuid")});
+         ${seen.length > 0 ? `SET LOCAL synchronous_commit = off; UPDATE "Runner" SET "lastSeenAt" = now() WHERE id = ANY(${arrayLiteral(seen, "uuid")});` : ""}
          SELECT b.id, b."runnerId", b.name, b.type, b.tags, b."group", b.health::text AS health,
                 -- From the few running attempts (index on status), not from each board's whole history.
                 b.id IN (SELECT ab."boardId" FROM "Attempt" a JOIN "AttemptBoard" ab ON ab."attemptId" = a.id
@@ -225,7 +224,8 @@ export class Dispatcher {
            AND (r.id = ANY(${arrayLiteral([...waiting.keys()], "uuid")})
                 OR r."lastSeenAt" > now() - ${literal(settings.runnerTimeoutMs)} * interval '1 millisecond')
          ORDER BY b."runnerId", b.name;`,
-      )) as unknown as [unknown, unknown, unknown, unknown, pg.QueryResult<BoardRow>];
+      )) as unknown as pg.QueryResult[];
+      const boards = (results.at(-1) as pg.QueryResult<BoardRow>).rows;
 
       // Health checks first: a board of unknown health proves itself before it takes a job.
       const spare = new Map([...waiting].map(([id, list]) => [id, [...list]]));
@@ -359,7 +359,8 @@ export class Dispatcher {
       "text",
     )}`;
     const results = (await client.query(
-      `SELECT id FROM "Run" WHERE id = ANY(${uuids(runIds)}) ORDER BY id FOR UPDATE;
+      `SET LOCAL synchronous_commit = off;
+       SELECT id FROM "Run" WHERE id = ANY(${uuids(runIds)}) ORDER BY id FOR UPDATE;
        WITH claimed AS (
          UPDATE "Job" SET status = 'running', "startedAt" = coalesce("startedAt", now())
          WHERE id = ANY(${jobs}) AND status = 'queued' RETURNING id, "runId"
@@ -376,8 +377,8 @@ export class Dispatcher {
        )
        SELECT id FROM claimed;
        COMMIT;`,
-    )) as unknown as [unknown, pg.QueryResult<{ id: string }>, unknown];
-    const claimed = new Set(results[1].rows.map((r) => r.id));
+    )) as unknown as [unknown, unknown, pg.QueryResult<{ id: string }>, unknown];
+    const claimed = new Set(results[2].rows.map((r) => r.id));
     return placements.filter((p) => claimed.has(p.job.id));
   }
 
