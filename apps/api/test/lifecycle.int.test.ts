@@ -138,20 +138,24 @@ describe("retries and flaky tests", () => {
 });
 
 describe("completed finishes", () => {
-  it("keeps the runner's message byte for byte and gives every unreported test a status", async () => {
+  it("keeps the runner's message byte for byte (NULs as ␀) and gives every unreported test a status", async () => {
     const r = await runner("finish-rack", ["c1", "c2"]);
     const id = await createRun();
     const lease = (await r.call("/lease", { waitMs: 5000 })).json().lease;
-    await r.call(`/attempts/${lease.attemptId}/results`, { results: [{ test: "radio_tx", try: 1, status: "pass", durationMs: 10 }] });
-    // Quotes, a backslash, a newline and non-ASCII: the batch writes them as SQL literals.
-    const message = 'suite stopped early: it\'s "done" \\ C:\\lab\nnext line — ünïcode; DROP TABLE "Run";';
+    // Serial output quoted in a message may hold NULs, which Postgres text cannot: they are kept as U+2400.
+    const submitted = await r.call(`/attempts/${lease.attemptId}/results`, {
+      results: [{ test: "radio_tx", try: 1, status: "pass", durationMs: 10, message: "rx: \u0000\u0000ok" }],
+    });
+    expect(submitted.statusCode).toBe(200);
+    // Quotes, a backslash, a newline, non-ASCII and a NUL: the batch writes them as SQL literals.
+    const message = 'suite stopped early: it\'s "done" \\ C:\\lab\nnext line — ünïcode; DROP TABLE "Run";\u0000';
     const finish = await r.call(`/attempts/${lease.attemptId}/finish`, { status: "completed", reason: "completed", message });
     expect(finish.statusCode).toBe(200);
     const attempt = await t.prisma.attempt.findUniqueOrThrow({ where: { id: lease.attemptId } });
-    expect(attempt).toMatchObject({ status: "completed", message });
+    expect(attempt).toMatchObject({ status: "completed", message: message.replace("\u0000", "\u2400") });
     const items = await results(id);
     expect(items.map((i: { test: string; status: string; message?: string }) => [i.test, i.status, i.message])).toEqual([
-      ["radio_tx", "pass", undefined],
+      ["radio_tx", "pass", "rx: \u2400\u2400ok"],
       ["radio_rx", "not_run", "the suite finished without reporting this test"],
     ]);
     expect((await getRun(id)).status).toBe("error");

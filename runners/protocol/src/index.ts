@@ -275,7 +275,20 @@ export const RunList = z.object({
 });
 export type RunList = z.infer<typeof RunList>;
 
-export const Measurements = z.record(z.string(), z.union([z.number(), z.string(), z.boolean()]));
+/**
+ * Text a runner sends that is stored in Postgres, which cannot hold NUL characters: a message may quote raw serial
+ * output, so a NUL is kept as ␀ (U+2400) rather than failing the whole request.
+ */
+const storedText = (max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .max(max)
+    .overwrite((s) => s.replaceAll("\u0000", "\u2400"));
+
+export const Measurements = z.record(
+  z.string().refine((k) => !k.includes("\u0000"), "measurement names must not contain NUL characters"),
+  z.union([z.number(), storedText(), z.boolean()]),
+);
 export type Measurements = z.infer<typeof Measurements>;
 
 export const ResultItem = z.object({
@@ -467,7 +480,7 @@ export const SubmittedResult = z
     try: z.number().int().min(1).max(20).default(1).describe("1 for the first run; re-runs of a failed test count up"),
     status: TestStatus,
     durationMs: z.number().int().min(0),
-    message: z.string().max(10_000).optional(),
+    message: storedText(10_000).optional(),
     measurements: Measurements.optional(),
     logSpan: z.object({ role: z.string(), start: z.number().int().min(0), end: z.number().int().min(0) }).optional(),
   })
@@ -501,14 +514,14 @@ export const FinishAttemptBody = z
   .object({
     status: z.enum(["completed", "error", "cancelled"]),
     reason: AttemptEndReason,
-    message: z.string().max(10_000).optional(),
+    message: storedText(10_000).optional(),
   })
   .strict();
 export type FinishAttemptBody = z.infer<typeof FinishAttemptBody>;
 
 export const FinishAttemptResponse = z.object({ jobStatus: JobStatus });
 
-export const HealthReportBody = z.object({ ok: z.boolean(), message: z.string().max(10_000) }).strict();
+export const HealthReportBody = z.object({ ok: z.boolean(), message: storedText(10_000) }).strict();
 export type HealthReportBody = z.infer<typeof HealthReportBody>;
 
 export const HealthReportResponse = z.object({ health: BoardHealth });

@@ -298,8 +298,10 @@ export class Dispatcher {
        ), head AS (
          SELECT j.id, (j.priority + floor(date_part('epoch', now() - j."createdAt") / 60 * $2))::int AS "effPriority",
                 coalesce(running.n, 0) AS "projectRunning", jsonb_array_length(j.roles) AS size
-         FROM "Job" j LEFT JOIN running ON running."projectId" IS NOT DISTINCT FROM j."projectId"
-         WHERE j.status = 'queued' AND jsonb_path_query_array(j.roles, '$[*].boardType') <@ to_jsonb($1::text[])
+         FROM "Job" j JOIN "Run" r ON r.id = j."runId"
+         LEFT JOIN running ON running."projectId" IS NOT DISTINCT FROM j."projectId"
+         WHERE j.status = 'queued' AND r.status IN ('queued', 'running')
+           AND jsonb_path_query_array(j.roles, '$[*].boardType') <@ to_jsonb($1::text[])
          ORDER BY "effPriority" DESC, "projectRunning" ASC, size DESC, j."createdAt" ASC, j.id ASC
          LIMIT ${SCAN_LIMIT}
        )
@@ -309,7 +311,6 @@ export class Dispatcher {
               ARRAY(SELECT ab."boardId"::text FROM "Attempt" a JOIN "AttemptBoard" ab ON ab."attemptId" = a.id
                     WHERE a."jobId" = j.id AND a.status = 'error') AS avoid
        FROM head h JOIN "Job" j ON j.id = h.id JOIN "Run" r ON r.id = j."runId"
-       WHERE r.status IN ('queued', 'running')
        ORDER BY h."effPriority" DESC, h."projectRunning" ASC, h.size DESC, j."createdAt" ASC, j.id ASC`,
       [types, this.options.settings.agingPerMinute],
     );

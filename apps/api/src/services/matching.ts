@@ -130,7 +130,11 @@ export function planPass(jobs: readonly QueuedJobForPlan[], runners: readonly Ru
   // Within one project every job has the same running count, so a project's jobs keep one order for the whole
   // pass; the next job overall is the best of the projects' next ones.
   const queues = new Map<string | null, { jobs: QueuedJobForPlan[]; next: number }>();
-  const sorted = [...jobs].sort((a, b) => b.priority - a.priority || b.roles.length - a.roles.length || a.order - b.order);
+  // The input position breaks any remaining tie, as the first of equal jobs used to win.
+  const position = new Map(jobs.map((j, i) => [j, i]));
+  const sorted = [...jobs].sort(
+    (a, b) => b.priority - a.priority || b.roles.length - a.roles.length || a.order - b.order || position.get(a)! - position.get(b)!,
+  );
   for (const job of sorted) {
     const q = queues.get(job.project) ?? { jobs: [], next: 0 };
     q.jobs.push(job);
@@ -140,7 +144,8 @@ export function planPass(jobs: readonly QueuedJobForPlan[], runners: readonly Ru
     b.priority - a.priority ||
     (running.get(a.project) ?? 0) - (running.get(b.project) ?? 0) ||
     b.roles.length - a.roles.length ||
-    a.order - b.order;
+    a.order - b.order ||
+    position.get(a)! - position.get(b)!;
   const take = (): QueuedJobForPlan | undefined => {
     let best: { jobs: QueuedJobForPlan[]; next: number } | undefined;
     for (const q of queues.values()) {
@@ -211,8 +216,8 @@ const shapes = new WeakMap<QueuedJobForPlan, string>();
 function shapeOf(job: QueuedJobForPlan): string {
   let shape = shapes.get(job);
   if (shape === undefined) {
-    const roles = job.roles.map((r) => `${r.boardType}[${[...(r.tags ?? [])].sort().join(",")}]`).sort();
-    shape = `${job.sameGroup ? "group:" : ""}${roles.join("+")}`;
+    const roles = job.roles.map((r) => JSON.stringify([r.boardType, [...(r.tags ?? [])].sort()])).sort();
+    shape = JSON.stringify([job.sameGroup, roles]);
     shapes.set(job, shape);
   }
   return shape;

@@ -293,7 +293,7 @@ export async function finishCompletedBatch(pool: pg.Pool, items: FinishItem[]): 
     }
 
     // A failed job while a quarantine is in force: the deciding results include the not_run ones written here,
-    // so the run outcomes are read after the writes (round trip 2) and written with COMMIT (round trip 3).
+    // so the writes (round trip 2) come before reading them (3), and the run outcomes go with COMMIT (4).
     await client.query(writeSql(WRITE_TYPES.map((t, i) => `$${i + 1}::${t}[]`)), values);
     const failed = doneRuns(runs).flatMap(([, jobs]) => jobs.filter((j) => j.status === "failed").map((j) => j.id));
     const { rows: deciding } = await client.query<DecidingResult>(
