@@ -279,11 +279,8 @@ export type RunList = z.infer<typeof RunList>;
  * Text a runner sends that is stored in Postgres, which cannot hold NUL characters: a message may quote raw serial
  * output, so a NUL is kept as ␀ (U+2400) rather than failing the whole request.
  */
-const storedText = (max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .max(max)
-    .overwrite((s) => s.replaceAll("\u0000", "\u2400"));
+const storedText = (max?: number) =>
+  (max === undefined ? z.string() : z.string().max(max)).overwrite((s) => s.replaceAll("\u0000", "\u2400"));
 
 export const Measurements = z.record(
   z.string().refine((k) => !k.includes("\u0000"), "measurement names must not contain NUL characters"),
