@@ -25,15 +25,15 @@ let t: GithubTestApp;
 const runCount = () => t.prisma.run.count();
 const getRun = async (id: string) => (await t.fastify.inject({ url: `/api/v1/runs/${id}` })).json();
 
-beforeAll(async () => {
-  gh = await FakeGithub.start();
+/** A GitHub-enabled app on its own database, with firmware uploaded and the tock project watching tock/tock. */
+async function tockApp(env: Record<string, string> = {}): Promise<GithubTestApp> {
   const dir = mkdtempSync(join(tmpdir(), "hil-gh-"));
   writeFileSync(join(dir, "app.pem"), gh.privateKeyPem);
-  t = await buildGithubTestApp({
-    env: { GITHUB_API_URL: gh.url, GITHUB_APP_ID: "777", GITHUB_APP_PRIVATE_KEY_PATH: join(dir, "app.pem") },
+  const app = await buildGithubTestApp({
+    env: { GITHUB_API_URL: gh.url, GITHUB_APP_ID: "777", GITHUB_APP_PRIVATE_KEY_PATH: join(dir, "app.pem"), ...env },
   });
-  await uploadAllFirmware(t);
-  const created = await t.fastify.inject({
+  await uploadAllFirmware(app);
+  const created = await app.fastify.inject({
     method: "POST",
     url: "/api/v1/projects",
     headers: auth(),
@@ -48,6 +48,12 @@ beforeAll(async () => {
     },
   });
   expect(created.statusCode, created.body).toBe(201);
+  return app;
+}
+
+beforeAll(async () => {
+  gh = await FakeGithub.start();
+  t = await tockApp();
 });
 
 afterAll(async () => {
@@ -218,6 +224,29 @@ describe("pull requests", () => {
     );
     expect(closed.json.outcome).toContain(`run ${runB} cancelled: pull request closed`);
     expect((await getRun(runB!)).status).toBe("cancelled");
+  });
+
+  it("keeps the runs of older heads when HIL_GITHUB_CANCEL_SUPERSEDED is false", async () => {
+    const keeper = await tockApp({ HIL_GITHUB_CANCEL_SUPERSEDED: "false" });
+    try {
+      const base = sha("pr-keep-base");
+      const first = sha("pr-keep-1");
+      const second = sha("pr-keep-2");
+      gh.compares.set(`${base}...${first}`, ["kernel/src/process.rs"]);
+      gh.compares.set(`${base}...${second}`, ["kernel/src/process.rs"]);
+      const payload = (action: "opened" | "synchronize" | "closed", headSha: string) =>
+        pullRequestPayload({ action, number: 31, headSha, baseSha: base, fork: false });
+      const [runA] = (await deliver(keeper, "pull_request", payload("opened", first))).json.runIds as string[];
+      expect(runA).toBeDefined();
+      const pushed = await deliver(keeper, "pull_request", payload("synchronize", second));
+      expect(pushed.json.runIds).toHaveLength(1);
+      expect(pushed.json.outcome).not.toContain("cancelled");
+      await deliver(keeper, "pull_request", payload("closed", second));
+      const runs = await keeper.prisma.run.findMany({ where: { id: { in: [runA!, pushed.json.runIds[0]] } }, select: { status: true } });
+      expect(runs.map((r) => r.status)).toEqual(["queued", "queued"]);
+    } finally {
+      await keeper.close();
+    }
   });
 
   it("makes a fork pull request wait until a maintainer adds the approval label", async () => {
