@@ -226,6 +226,35 @@ describe("pull requests", () => {
     expect((await getRun(runB!)).status).toBe("cancelled");
   });
 
+  it("cancels the head a push replaced even when GitHub's clock makes the push look older than its run", async () => {
+    const base = sha("pr-quick-base");
+    const first = sha("pr-quick-1");
+    const second = sha("pr-quick-2");
+    gh.compares.set(`${base}...${first}`, ["kernel/src/process.rs"]);
+    gh.compares.set(`${base}...${second}`, ["kernel/src/process.rs"]);
+    const [runA] = (
+      await deliver(t, "pull_request", pullRequestPayload({ action: "opened", number: 32, headSha: first, baseSha: base, fork: false }))
+    ).json.runIds as string[];
+    expect(runA).toBeDefined();
+    // updated_at has whole seconds and GitHub's clock is not ours: here it is a minute behind.
+    const pushed = await deliver(
+      t,
+      "pull_request",
+      pullRequestPayload({
+        action: "synchronize",
+        number: 32,
+        headSha: second,
+        before: first,
+        baseSha: base,
+        fork: false,
+        updatedAt: new Date(Date.now() - 60_000).toISOString(),
+      }),
+    );
+    expect(pushed.json.outcome).toContain(`run ${runA} cancelled: pull request superseded by ${second.slice(0, 7)}`);
+    expect((await getRun(runA!)).status).toBe("cancelled");
+    expect((await getRun(pushed.json.runIds[0])).status).toBe("queued");
+  });
+
   it("keeps the runs of older heads when HIL_GITHUB_CANCEL_SUPERSEDED is false", async () => {
     const keeper = await tockApp({ HIL_GITHUB_CANCEL_SUPERSEDED: "false" });
     try {

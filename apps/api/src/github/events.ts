@@ -241,7 +241,11 @@ async function cancelSupersededRuns(ctx: GithubContext, e: PullRequestEvent, out
   const why = keep ? `superseded by ${keep.slice(0, 7)}` : "closed";
   const changedAt = pr.updated_at ? new Date(pr.updated_at) : new Date();
   const before = Number.isNaN(changedAt.getTime()) ? new Date() : changedAt;
-  for (const runId of await unfinishedPullRequestRuns(ctx.db, repo, e.number, keep, before)) {
+  // Two clocks meet here (GitHub's updated_at, our trigger times) and updated_at has whole seconds, so a second
+  // push within a second or two of the first might not look newer: the head a push names as replaced (`before`)
+  // is cancelled regardless.
+  const replaced = e.action === "synchronize" ? e.before : undefined;
+  for (const runId of await unfinishedPullRequestRuns(ctx.db, repo, e.number, { keepSha: keep, before, replaced })) {
     try {
       await cancelRun(ctx.db, runId, `GitHub: pull request #${e.number} ${why}`);
       ctx.wake();

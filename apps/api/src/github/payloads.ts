@@ -33,6 +33,8 @@ export type PushEvent = z.infer<typeof PushEvent>;
 export const PullRequestEvent = z.object({
   action: z.string(),
   number: z.number().int(),
+  // On synchronize: the head the push replaced (GitHub's own order, whatever the clocks say).
+  before: z.string().optional(),
   pull_request: z.object({
     head: z.object({ sha: z.string(), ref: z.string(), repo: Repository.nullable() }),
     base: z.object({ sha: z.string(), ref: z.string(), repo: Repository }),

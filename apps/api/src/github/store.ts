@@ -69,21 +69,22 @@ export async function supersedeWaiting(db: Db, repository: string, pullNumber: n
 
 /**
  * Unfinished runs started for a pull request's heads other than `keepSha` (all of them when it is null) by triggers
- * created before `before`: a delivery never cancels the runs of heads GitHub told us about after it.
+ * created before `before`: a delivery never cancels the runs of heads GitHub told us about after it. The head named
+ * by `replaced` (the one a push replaced) is included whenever its trigger was created.
  */
 export async function unfinishedPullRequestRuns(
   db: Db,
   repository: string,
   pullNumber: number,
-  keepSha: string | null,
-  before: Date,
+  options: { keepSha: string | null; before: Date; replaced?: string | undefined },
 ): Promise<string[]> {
+  const { keepSha, before, replaced } = options;
   const rows = await db.githubTrigger.findMany({
     where: {
       repository,
       pullNumber,
       state: "started",
-      createdAt: { lt: before },
+      OR: [{ createdAt: { lt: before } }, ...(replaced && replaced !== keepSha ? [{ headSha: replaced }] : [])],
       ...(keepSha ? { headSha: { not: keepSha } } : {}),
       run: { status: { in: ["queued", "running"] } },
     },

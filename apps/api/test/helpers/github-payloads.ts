@@ -66,11 +66,14 @@ export function pullRequestPayload(options: {
   /** When GitHub changed the pull request (default: now). */
   updatedAt?: string;
   merged?: boolean;
+  /** synchronize: the head the push replaced. */
+  before?: string;
 }) {
   const headRepo = options.fork ? "contributor/tock" : "tock/tock";
   return {
     action: options.action,
     number: options.number,
+    ...(options.before ? { before: options.before, after: options.headSha } : {}),
     pull_request: {
       url: `https://api.github.com/repos/tock/tock/pulls/${options.number}`,
       id: 2_000_000 + options.number,
