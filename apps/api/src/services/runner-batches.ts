@@ -4,8 +4,9 @@
  * statements however many requests it carries. At low load a batch holds one request and adds no delay; under load
  * (fifty runners finishing zero-length jobs) the cost per job falls instead of the queue of transactions growing.
  *
- * Why: on these machines a Postgres round trip costs far more than the SQL it carries (each is a socket write and
- * a wake-up on both sides), and the per-request path needed about twenty of them per job through the ORM.
+ * Why: every round trip and every statement costs CPU on both sides (a socket write, a wake-up, a parse and plan),
+ * and the per-request path needed about twenty round trips per job through the ORM; a batch needs one (results)
+ * or two (finishes) however many jobs it carries.
  *
  * Finishes other than `completed` (infra errors, cancellations) are rare and touch board health, retries and run
  * messages: they take the single-attempt path in runner-protocol.ts. Both paths share decideEnd, so an attempt
