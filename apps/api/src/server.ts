@@ -6,12 +6,13 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import closeWithGrace from "close-with-grace";
 import Fastify from "fastify";
+import { pino } from "pino";
 import app from "./app.ts";
 import { createPrisma } from "./db.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { parseEnv } from "./env.ts";
 import { createOrchestrator } from "./jobs/orchestrator.ts";
-import { createLogger } from "./logger.ts";
+import { loggerOptions } from "./logger.ts";
 import { ensureAdminToken } from "./services/tokens.ts";
 import { suiteCatalog } from "./suites.ts";
 import { WorkSignal } from "./work-signal.ts";
@@ -23,7 +24,7 @@ try {
   process.stderr.write(`${(err as Error).message}\n`);
   process.exit(2);
 }
-const logger = createLogger(env.LOG_LEVEL, "api");
+const logger = pino(loggerOptions(env.LOG_LEVEL, "api"));
 const dataDir = resolve(env.HIL_DATA_DIR);
 await mkdir(dataDir, { recursive: true });
 
