@@ -41,10 +41,11 @@ async function cpuSplit(apiPid: number | undefined): Promise<CpuSplit | undefine
   const ticks = async (pid: string) => {
     const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields 14 and 15 (utime, stime) count 100 Hz ticks.
     return {
       comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
       ms: ((Number(fields[11]) || 0) + (Number(fields[12]) || 0)) * 10,
-    }; // utime + stime, in 100 Hz ticks
+    };
   };
   if (apiPid === undefined) return undefined;
   const pids = await readdir("/proc").catch(() => [] as string[]);
@@ -95,7 +96,7 @@ async function idleGap(api: Api): Promise<number[]> {
   return gaps.slice(4); // skip warm-up
 }
 
-/** Fifty one-board runners lease, report one result and finish until `jobs` jobs are done; returns when the last finished. */
+/** The runners lease, report one result and finish until `jobs` jobs are done; returns when the last one finished. */
 async function drain(runners: FakeRunner[], jobs: number): Promise<number> {
   let done = 0;
   let last = performance.now();
