@@ -75,6 +75,89 @@ describe("queue timeout", () => {
   });
 });
 
+describe("queue timeout of a retry", () => {
+  // Its own API, so the first job can be retried (the shared one allows a single attempt).
+  let r2: TestApp;
+  beforeAll(async () => {
+    r2 = await buildTestApp({ HIL_QUEUE_TIMEOUT_MS: "1500", HIL_MAX_ATTEMPTS: "2" });
+    await r2.fastify.inject({
+      method: "POST",
+      url: "/api/v1/artifacts?name=nrf52840dk&kind=kernel&boardType=nrf52840dk",
+      headers: { ...auth(), "content-type": "application/octet-stream" },
+      payload: Buffer.from("image of nrf52840dk"),
+    });
+    for (const name of ["radio_tx", "radio_rx"])
+      await r2.fastify.inject({
+        method: "POST",
+        url: `/api/v1/artifacts?name=${name}&kind=tbf&boardType=nrf52840dk`,
+        headers: { ...auth(), "content-type": "application/octet-stream" },
+        payload: Buffer.from(`image of ${name}`),
+      });
+  });
+  afterAll(async () => {
+    await r2?.close();
+  });
+
+  it("gives a job back in the queue for a retry the full queue timeout again, and says it was a retry that never started", async () => {
+    const inject = r2.fastify.inject.bind(r2.fastify);
+    const reg = (await inject({ method: "POST", url: "/api/v1/registration-tokens", headers: auth(), payload: {} })).json().token;
+    const token = (
+      await inject({ method: "POST", url: "/api/v1/runner/register", payload: { registrationToken: reg, name: "retry-rack" } })
+    ).json().token as string;
+    await inject({
+      method: "PUT",
+      url: "/api/v1/runner/boards",
+      headers: auth(token),
+      payload: { boards: ["q1", "q2"].map((name) => ({ name, type: "nrf52840dk" })) },
+    });
+    for (const b of ["q1", "q2"])
+      await inject({
+        method: "POST",
+        url: `/api/v1/runner/boards/${b}/health`,
+        headers: auth(token),
+        payload: { ok: true, message: "ok" },
+      });
+    const created = await inject({ method: "POST", url: "/api/v1/runs", headers: auth(), payload: {} });
+    const id = created.json().id as string;
+    const lease = (await inject({ method: "POST", url: "/api/v1/runner/lease", headers: auth(token), payload: { waitMs: 5000 } })).json()
+      .lease;
+    expect(lease.runId).toBe(id);
+    // Running for longer than the queue timeout: it does not count while the job has boards.
+    await new Promise((r) => setTimeout(r, 2500));
+    const finished = await inject({
+      method: "POST",
+      url: `/api/v1/runner/attempts/${lease.attemptId}/finish`,
+      headers: auth(token),
+      payload: { status: "error", reason: "flash_failed", message: "probe lost" },
+    });
+    expect(finished.statusCode).toBe(200);
+    // Back in the queue, and its boards wait for a health check: nothing can run the retry. It is not ended at once
+    // for having been created long ago, and it does end once the wait for the retry outlives the timeout.
+    const get = async () => (await inject(`/api/v1/runs/${id}`)).json();
+    expect((await get()).jobs[0].status).toBe("queued");
+    await new Promise((r) => setTimeout(r, 700));
+    expect((await get()).jobs[0].status).toBe("queued");
+    await expect.poll(async () => (await get()).jobs[0].status, { timeout: 10_000, interval: 100 }).toBe("error");
+    const run = await get();
+    expect(run.jobs[0]).toMatchObject({ endReason: "queue_timeout" });
+    expect(run.status).toBe("error");
+    expect(run.message).toMatch(
+      /^ieee802154: queue_timeout: not retried within 2 s of its attempt 1 ending: needs 2 × nrf52840dk on one runner: the boards that could run it are not healthy: q1 \(waiting for a health check\), q2 \(waiting for a health check\)$/,
+    );
+    // The tests the failed attempt left without a verdict are unfinished: not_run, saying why.
+    const items = (await inject(`/api/v1/runs/${id}/results`)).json().results;
+    expect(items).toEqual([
+      expect.objectContaining({
+        test: "radio_tx",
+        status: "not_run",
+        attempt: 1,
+        message: "no boards became free for a retry before the queue timeout (attempt 1 ended flash_failed)",
+      }),
+      expect.objectContaining({ test: "radio_rx", status: "not_run" }),
+    ]);
+  });
+});
+
 describe("cancellation", () => {
   it("cancels a running attempt: the runner is told on its next heartbeat, boards are freed, unfinished tests are not_run", async () => {
     const r = await runner("cancel-rack", ["c1", "c2"]);

@@ -15,17 +15,13 @@ export const jobCatalog = {
   },
   /**
    * Periodic (every second): ends attempts that outlived their job's timeout plus HIL_ATTEMPT_GRACE_MS as
-   * `timeout`. One sweep rather than a delayed job per attempt: no Redis write on the lease path, and nothing to
-   * clean up for the attempts that end in time (nearly all of them).
+   * `timeout`, and queued jobs past their queue deadline as `queue_timeout`. One sweep over Postgres rather than a
+   * delayed job per attempt or job: no Redis write on the lease path, nothing to clean up for the many that end in
+   * time, and no timeout lost with Redis.
    */
   "hil.attempts.sweep": {
     payload: z.object({}),
     options: { attempts: 1 } satisfies JobsOptions,
-  },
-  /** Fires when a job's queue timeout is up; ends it as error (queue_timeout) if it is still waiting for boards. */
-  "hil.job.queue-timeout": {
-    payload: z.object({ jobId: z.string().uuid() }),
-    options: { attempts: 3, backoff: { type: "fixed", delay: 1000 } } satisfies JobsOptions,
   },
   /** Periodic: ends attempts of runners that stopped heartbeating. */
   "hil.runners.reap": {

@@ -9,7 +9,7 @@ import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { PrismaClient } from "../db.ts";
 import { expandRun, runsAwaitingExpansion } from "../services/runs.ts";
-import { expireQueuedJob } from "../services/cancel.ts";
+import { expireQueuedJobs } from "../services/cancel.ts";
 import { reapLostRunners, timeOutAttempts } from "../services/runner-protocol.ts";
 import type { WorkSignal } from "../work-signal.ts";
 import { jobCatalog, ORCHESTRATOR_QUEUE } from "./catalog.ts";
@@ -85,18 +85,13 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       if (jobIds.length === 0) return;
       logger.info({ runId, jobs: jobIds.length }, "run expanded into jobs");
       workSignal.notify();
-      for (const jobId of jobIds) {
-        await orchestrator.enqueue("hil.job.queue-timeout", { jobId }, { delay: options.queueTimeoutMs, jobId: `queue-timeout-${jobId}` });
-      }
-    },
-    "hil.job.queue-timeout": async ({ jobId }) => {
-      if (await expireQueuedJob(prisma, jobId, options.runnerTimeoutMs))
-        logger.warn({ jobId, queueTimeoutMs: options.queueTimeoutMs }, "job expired in the queue");
     },
     "hil.attempts.sweep": async () => {
       const ended = await timeOutAttempts(prisma, options.attemptGraceMs ?? 60_000, options.boardBadAfter);
       for (const e of ended) logger.warn(e, "attempt timed out");
       if (ended.length > 0) workSignal.notify();
+      for (const jobId of await expireQueuedJobs(prisma, options.runnerTimeoutMs))
+        logger.warn({ jobId, queueTimeoutMs: options.queueTimeoutMs }, "job expired in the queue");
     },
     "hil.runners.reap": async () => {
       const ended = await reapLostRunners(prisma, options.runnerTimeoutMs, options.boardBadAfter);

@@ -58,23 +58,43 @@ export async function cancelJob(db: PrismaClient, jobId: string, by: string): Pr
 
 /**
  * Ends a job still waiting for boards after its queue timeout, saying why it never started (the same diagnosis a
- * queued job shows in GET /runs/:id). No-op when it got boards or ended meanwhile.
+ * queued job shows in GET /runs/:id). No-op when it got boards, ended or went back to the queue with a new deadline
+ * meanwhile (the sweep's read is not locked).
  */
 export async function expireQueuedJob(db: PrismaClient, jobId: string, runnerTimeoutMs: number): Promise<boolean> {
   return db.$transaction(async (tx) => {
     const found = await tx.job.findUnique({ where: { id: jobId }, select: { runId: true } });
     if (!found) return false;
     await lockRun(tx, found.runId);
-    const job = await tx.job.findUniqueOrThrow({ where: { id: jobId } });
-    if (job.status !== "queued") return false;
+    const job = await tx.job.findUniqueOrThrow({ where: { id: jobId }, include: { _count: { select: { attempts: true } } } });
+    if (job.status !== "queued" || !job.queueDeadline || job.queueDeadline.getTime() > Date.now()) return false;
     assertTransition("job", jobId, job.status, "error");
     const why = (await waitingReasons(tx, [job], runnerTimeoutMs)).get(job.id);
     await tx.job.update({ where: { id: jobId }, data: { status: "error", endReason: "queue_timeout", finishedAt: new Date() } });
     await rollUpRun(tx, job.runId);
+    const seconds = Math.round((job.queueTimeoutMs ?? 0) / 1000);
+    const attempts = job._count.attempts;
+    const waited = attempts === 0 ? `not started within ${seconds} s` : `not retried within ${seconds} s of its attempt ${attempts} ending`;
     await tx.run.updateMany({
       where: { id: job.runId, message: null },
-      data: { message: `${job.suite}: queue_timeout: not started within ${Math.round((job.queueTimeoutMs ?? 0) / 1000)} s: ${why}` },
+      data: { message: `${job.suite}: queue_timeout: ${waited}: ${why}` },
     });
     return true;
   });
+}
+
+/**
+ * The queue-timeout half of the one-second sweep: ends every queued job past its deadline. Deadlines live in
+ * Postgres, so a Redis restart or a lost enqueue cannot leave a job waiting forever. Returns the jobs it ended.
+ */
+export async function expireQueuedJobs(db: PrismaClient, runnerTimeoutMs: number): Promise<string[]> {
+  const due = await db.job.findMany({
+    where: { status: "queued", queueDeadline: { lte: new Date() } },
+    select: { id: true },
+    orderBy: { queueDeadline: "asc" },
+    take: 100,
+  });
+  const ended: string[] = [];
+  for (const { id } of due) if (await expireQueuedJob(db, id, runnerTimeoutMs)) ended.push(id);
+  return ended;
 }

@@ -247,7 +247,11 @@ export async function endAttempt(db: Db, attemptId: string, input: EndAttemptInp
   assertTransition("job", job.id, job.status, next);
   await db.job.update({
     where: { id: job.id },
-    data: { status: next, finishedAt: next === "queued" ? null : new Date() },
+    data:
+      next === "queued"
+        ? // Back in the queue for a retry: the wait for other boards gets the full queue timeout again.
+          { status: next, finishedAt: null, queueDeadline: job.queueTimeoutMs === null ? null : new Date(Date.now() + job.queueTimeoutMs) }
+        : { status: next, finishedAt: new Date() },
   });
   await updateBoardHealth(db, attemptId, input);
   await rollUpRun(db, job.runId);

@@ -170,6 +170,7 @@ export async function expandRun(db: Db, runId: string, options: { maxAttempts: n
   const run = await db.run.findUnique({ where: { id: runId }, include: { _count: { select: { jobs: true } } } });
   if (!run || run.status !== "queued" || run._count.jobs > 0) return [];
   const params = run.parameters as unknown as RunParameters;
+  const queueDeadline = new Date(Date.now() + options.queueTimeoutMs);
   const jobs = await db.job.createManyAndReturn({
     data: params.plan.map((job) => ({
       runId,
@@ -183,6 +184,7 @@ export async function expandRun(db: Db, runId: string, options: { maxAttempts: n
       reruns: job.reruns,
       timeoutMs: job.timeoutMs,
       queueTimeoutMs: options.queueTimeoutMs,
+      queueDeadline,
       maxAttempts: options.maxAttempts,
     })),
     select: { id: true },
@@ -406,10 +408,30 @@ export async function getRunResults(db: Db, catalog: SuiteCatalog, runId: string
     }
     const boardOf = new Map(attempt.boards.map((b) => [b.role, b.board.name]));
     const testRoles = new Map((catalog.get(job.suite)?.tests ?? []).map((t) => [t.name, t.roles]));
+    // Ended in the queue while waiting for a retry (cancelled, or its queue timeout): tests the failed attempt
+    // gave no verdict are unfinished, so they are not_run for that reason; what it did decide stays.
+    const endedWaiting =
+      job.endReason === null
+        ? undefined
+        : `${job.endReason === "queue_timeout" ? "no boards became free for a retry before the queue timeout" : `job ${job.status} while waiting for a retry`} (attempt ${attempt.number} ended ${attempt.endReason ?? attempt.status})`;
     for (const test of job.tests) {
       const tries = attempt.results.filter((r) => r.test === test);
       const r = tries.at(-1);
       if (!r) continue;
+      if (endedWaiting !== undefined && (r.status === "error" || r.status === "not_run")) {
+        items.push({
+          suite: job.suite,
+          test,
+          boards: [],
+          status: "not_run",
+          durationMs: 0,
+          attempt: attempt.number,
+          tries: tries.length,
+          flaky: false,
+          message: endedWaiting,
+        });
+        continue;
+      }
       const roles = testRoles.get(test) ?? [...boardOf.keys()];
       items.push({
         suite: r.suite,
