@@ -60,6 +60,11 @@ export const Env = z.object({
   HIL_BOARD_BAD_AFTER: z.coerce.number().int().min(1).default(3),
   // Priority points a queued job gains per minute of waiting, so low-priority work is never starved forever.
   HIL_AGING_PER_MINUTE: z.coerce.number().min(0).default(1),
+  // Width of a priority class in points. Jobs whose effective priority (priority plus aging) falls in one class
+  // share the boards by fair share between projects; a higher class goes first. So aging lifts a waiting job past
+  // newer jobs of its own priority once a class (50 minutes at the default rates), without letting a project's
+  // flood that is a minute older outrank every other project's jobs.
+  HIL_PRIORITY_STEP: z.coerce.number().int().min(1).max(1000).default(50),
   // Default priorities by trigger (higher first): people waiting at a desk, then pull requests, then the nightly.
   HIL_PRIORITY_MANUAL: z.coerce.number().int().min(0).max(1000).default(300),
   HIL_PRIORITY_PULL_REQUEST: z.coerce.number().int().min(0).max(1000).default(200),

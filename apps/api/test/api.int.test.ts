@@ -344,3 +344,41 @@ describe("a run through the runner protocol", () => {
     expect((await t.fastify.inject("/api/v1/runs?cursor=garbage")).statusCode).toBe(400);
   });
 });
+
+describe("board health", () => {
+  it("takes a board out as bad after failed checks, keeps it out whatever its runner reports, and brings it back only through an admin's check", async () => {
+    const runner = await registerRunner("health-rack");
+    await t.fastify.inject({
+      method: "PUT",
+      url: "/api/v1/runner/boards",
+      headers: auth(runner),
+      payload: { boards: [{ name: "hb-1", type: "nrf52840dk" }] },
+    });
+    const report = async (ok: boolean) =>
+      (
+        await t.fastify.inject({
+          method: "POST",
+          url: "/api/v1/runner/boards/hb-1/health",
+          headers: auth(runner),
+          payload: { ok, message: ok ? "booted" : "no output after reset" },
+        })
+      ).json().health;
+    // HIL_BOARD_BAD_AFTER (3) failed checks in a row.
+    expect([await report(false), await report(false), await report(false)]).toEqual(["unknown", "unknown", "bad"]);
+    // A runner cannot declare a bad board good.
+    expect(await report(true)).toBe("bad");
+    const board = (await t.fastify.inject("/api/v1/boards")).json().boards.find((b: { name: string }) => b.name === "hb-1");
+    expect(board.health).toBe("bad");
+    const patch = (health: string) =>
+      t.fastify.inject({ method: "PATCH", url: `/api/v1/boards/${board.id}`, headers: auth(), payload: { health } });
+    // An admin's "check now" puts it back in doubt; a passing check then makes it good.
+    expect((await patch("unknown")).statusCode).toBe(200);
+    expect(await report(true)).toBe("good");
+    // Retired boards come back only through a check too.
+    expect((await patch("retired")).statusCode).toBe(200);
+    const refused = await patch("maintenance");
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error.message).toMatch(/is retired; set health unknown/);
+    expect(await report(true)).toBe("retired");
+  });
+});

@@ -10,7 +10,7 @@ import { createPrisma, createSqlPool } from "../src/db.ts";
 import type { PrismaClient } from "../src/db.ts";
 import { Dispatcher } from "../src/services/allocator.ts";
 import { WorkSignal } from "../src/work-signal.ts";
-import { insertJob } from "./helpers/jobs.ts";
+import { insertJob, insertJobs } from "./helpers/jobs.ts";
 import { createTestDatabase } from "./helpers/services.ts";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -27,7 +27,12 @@ beforeAll(async () => {
     prisma,
     workSignal: new WorkSignal(),
     logger: pino({ level: "silent" }),
-    settings: { agingPerMinute: 1, runnerTimeoutMs: 30_000, steps: { fetchMs: 1000, flashMs: 1000, bootMs: 1000, testMs: 1000 } },
+    settings: {
+      agingPerMinute: 1,
+      priorityStep: 50,
+      runnerTimeoutMs: 30_000,
+      steps: { fetchMs: 1000, flashMs: 1000, bootMs: 1000, testMs: 1000 },
+    },
   });
 });
 afterAll(async () => {
@@ -93,5 +98,25 @@ describe("dispatcher", () => {
     expect(new Set(leases.map((l) => l.jobId)).size).toBe(5);
     const boards = await prisma.attemptBoard.findMany({ where: { attempt: { status: "running", jobId: { in: jobs } } } });
     expect(new Set(boards.map((x) => x.boardId)).size).toBe(5);
+  });
+
+  it("looks past a head of the queue that cannot start to give idle boards the job that fits them", async () => {
+    const runnerId = await runnerWithBoards("deep", "deep", 2);
+    // More than a head's worth of older jobs no board here can run (their boards must share a group, and these
+    // have none), then one that fits: it must not wait behind them until their queue timeout.
+    await insertJobs(prisma, 1100, { boards: 2, boardType: "deep", sameGroup: true, ageMs: 60_000 });
+    const { jobId } = await insertJob(prisma, { boards: 1, boardType: "deep" });
+    const decision = await dispatcher.lease(runnerId, 3000);
+    expect(decision.lease).toMatchObject({ jobId });
+  });
+
+  it("shares boards between projects of one priority even when one project's flood was queued minutes earlier", async () => {
+    const runnerId = await runnerWithBoards("fair", "fair", 2);
+    await insertJobs(prisma, 20, { boards: 1, boardType: "fair", project: "flood", ageMs: 5 * 60_000 });
+    const { jobId } = await insertJob(prisma, { boards: 1, boardType: "fair", project: "late" });
+    // Two boards free at once: one job of each project, although five minutes of aging put the flood ahead.
+    const leases = (await Promise.all([dispatcher.lease(runnerId, 3000), dispatcher.lease(runnerId, 3000)])).map((d) => d.lease);
+    expect(leases.map((l) => l?.jobId)).toContain(jobId);
+    expect(leases.filter((l) => l !== null)).toHaveLength(2);
   });
 });

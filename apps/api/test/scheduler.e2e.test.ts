@@ -171,18 +171,20 @@ describe("timeouts", () => {
 describe("priorities and fair share", () => {
   it("serves higher priority first, then the project with fewer running jobs", async () => {
     const runner = await FakeRunner.create(t.api.url, ADMIN, "prio", [{ name: "q0", type: "prio" }]);
-    const low = await insertJob(t.prisma, { boards: 1, boardType: "prio", priority: 100, project: "flood" });
+    // Queued minutes before the others: aging alone would put it ahead of the quiet project's job below.
+    const low = await insertJob(t.prisma, { boards: 1, boardType: "prio", priority: 100, project: "flood", ageMs: 5 * 60_000 });
     const high = await insertJob(t.prisma, { boards: 1, boardType: "prio", priority: 300, project: "flood" });
     const first = await runner.lease(2000);
     expect(first?.jobId).toBe(high.jobId);
-    // While "flood" has a job running, another project's job of equal priority goes ahead of flood's older one.
+    // While "flood" has a job running, another project's job of equal priority goes ahead of flood's older one
+    // (one priority class: HIL_PRIORITY_STEP points of aging before the older job would outrank it).
     const other = await insertJob(t.prisma, { boards: 1, boardType: "prio", priority: 100, project: "quiet" });
     await runner.finish(first!.attemptId);
     const busy = await insertJob(t.prisma, { boards: 1, boardType: "prio2", priority: 100, project: "flood" });
     const hog = await FakeRunner.create(t.api.url, ADMIN, "prio-hog", [{ name: "h0", type: "prio2" }]);
     expect((await hog.lease(2000))?.jobId).toBe(busy.jobId); // flood now has one running job
     expect((await runner.lease(2000))?.jobId).toBe(other.jobId);
-    expect(low.jobId).not.toBe(other.jobId);
+    expect((await t.prisma.job.findUniqueOrThrow({ where: { id: low.jobId } })).status).toBe("queued");
   });
 
   it("schedules a waiting run with the priority it is given later (PATCH /runs/:id), and refuses bad changes", async () => {

@@ -59,6 +59,7 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
     logger: fastify.log.child({ component: "dispatcher" }) as unknown as Logger,
     settings: {
       agingPerMinute: env.HIL_AGING_PER_MINUTE,
+      priorityStep: env.HIL_PRIORITY_STEP,
       runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS,
       steps: { fetchMs: env.HIL_STEP_FETCH_MS, flashMs: env.HIL_STEP_FLASH_MS, bootMs: env.HIL_STEP_BOOT_MS, testMs: env.HIL_STEP_TEST_MS },
     },
@@ -89,7 +90,7 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
       const runner = runnerOf(request);
       const result = await syncBoards(prisma, runner.runnerId, request.body.boards);
       // A runner announcing its inventory has just (re)started: whatever the API thinks it was running is gone.
-      await endOrphanedAttempts(prisma, result.orphanedAttempts, runner.name);
+      await endOrphanedAttempts(prisma, result.orphanedAttempts, runner.name, env.HIL_BOARD_BAD_AFTER);
       workSignal.notify();
       return { ...result, heartbeatIntervalMs: env.HIL_HEARTBEAT_INTERVAL_MS };
     },
@@ -103,7 +104,23 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
       serializerCompiler: plainJson,
       schema: { tags: ["runner"], body: HeartbeatBody, response: { 200: HeartbeatResponse, ...errors } },
     },
-    async (request) => heartbeat(prisma, runnerOf(request).runnerId, request.body.attemptIds),
+    async (request, reply) => {
+      // Arrival, not now: the token check before this handler may have waited for the database.
+      const receivedAt = Date.now() - reply.elapsedTime;
+      const runner = runnerOf(request);
+      const { cancel, lost } = await heartbeat(prisma, runner.runnerId, request.body.attemptIds, {
+        runnerName: runner.name,
+        receivedAt,
+        boardBadAfter: env.HIL_BOARD_BAD_AFTER,
+      });
+      if (lost.length > 0) {
+        log.warn({ attempts: lost, runner: runner.name }, "ended attempts the runner's heartbeat did not list (lease lost)");
+        // Their jobs may be queued for a retry, and their boards are free.
+        workSignal.notify("queue");
+      }
+      // Built here, not passed through: this route's serializer writes whatever it is given.
+      return { cancel };
+    },
   );
 
   fastify.post(
@@ -140,7 +157,12 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
       schema: {
         tags: ["runner"],
         summary: "Report a health check's outcome",
-        params: z.object({ name: z.string().min(1) }),
+        params: z.object({
+          name: z
+            .string()
+            .min(1)
+            .refine((n) => !n.includes("\u0000"), "board names do not contain NUL characters; use the name the runner announced"),
+        }),
         body: HealthReportBody,
         response: { 200: HealthReportResponse, ...errors },
       },

@@ -19,7 +19,8 @@ import { arrayLiteral, literal } from "../db.ts";
 import type { PrismaClient } from "../db.ts";
 import type { WorkSignal } from "../work-signal.ts";
 import { planPass } from "./matching.ts";
-import type { Placement, QueuedJobForPlan, RunnerBoardState, RunnerForPlan } from "./matching.ts";
+import { assertTransition } from "./states.ts";
+import type { Placement, Plan, QueuedJobForPlan, RunnerBoardState, RunnerForPlan } from "./matching.ts";
 import type { PlannedRole } from "./runs.ts";
 
 /** Advisory lock that serialises scheduling passes across API processes. */
@@ -32,12 +33,16 @@ const PASS_LOCK = [0x48494c, 1] as const;
 const SCAN_LIMIT = 1000;
 /** The head is read again when fewer than this many cached jobs are left (more than one pass can start). */
 const REFILL_BELOW = 200;
+/** How many times one pass may read further down the queue for idle boards (each read adds SCAN_LIMIT jobs). */
+const MAX_EXTENSIONS = 3;
 /** Passes also run this often while requests wait: another API process may have freed boards, and jobs age. */
 const POLL_MS = 1000;
 
 export type LeaseSettings = {
   /** Priority points a queued job gains per minute of waiting, so low priorities are not starved forever. */
   agingPerMinute: number;
+  /** Points per priority class: within a class, fair share between projects decides (HIL_PRIORITY_STEP). */
+  priorityStep: number;
   /** Boards of runners silent for this long are left out of planning (nobody would run their jobs). */
   runnerTimeoutMs: number;
   steps: Lease["steps"];
@@ -70,13 +75,15 @@ type CandidateRow = {
   timeoutMs: number;
   reruns: number;
   seed: string;
-  effPriority: number;
+  /** The class of its effective priority (priority plus aging, in steps of priorityStep). */
+  priorityClass: number;
   projectRunning: number;
-  attempts: number;
   avoid: string[];
 };
 
 type Candidate = CandidateRow & { plan: QueuedJobForPlan };
+/** A placement with its attempt; `number` is known once the commit has created the attempt. */
+type Planned = { placement: Placement; job: Candidate; attemptId: string; number: number };
 /** The cached head of the queue, in scheduling order, with each project's running jobs (for fair share). */
 type QueueHead = {
   rows: Candidate[];
@@ -85,6 +92,8 @@ type QueueHead = {
   types: Set<string>;
   readAt: number;
   complete: boolean;
+  /** Board-type sets the head was already read further for (see `extend`), so it is done once per read. */
+  extended: Set<string>;
 };
 
 type Waiter = {
@@ -203,7 +212,7 @@ export class Dispatcher {
 
     const decisions = new Map<Waiter, LeaseDecision>();
     const client = await pool.connect();
-    let placements: { placement: Placement; job: Candidate; attemptId: string }[];
+    let placements: Planned[];
     try {
       // One round trip: BEGIN, the pass lock (every pass of every API process takes it), the sign of life of the
       // runners that asked (when any is due), and the boards. Sent as text: a multi-statement query cannot carry
@@ -250,12 +259,31 @@ export class Dispatcher {
 
       const types = [...new Set(runners.flatMap((r) => r.boards.map((b) => b.type)))];
       const head = await this.queue(client, types);
-      const plan = planPass(
-        head.rows.map((c) => c.plan),
-        runners,
-        { running: head.running, reserve: settings.reserve ?? true },
-      );
-      placements = plan.placements.map((placement) => ({ placement, job: head.byId.get(placement.jobId)!, attemptId: randomUUID() }));
+      const planAll = () =>
+        planPass(
+          head.rows.map((c) => c.plan),
+          runners,
+          { running: head.running, reserve: settings.reserve ?? true },
+        );
+      let plan = planAll();
+      // Boards left idle on a waiting runner while the head is only part of the queue: the jobs that could use
+      // them may be beyond it, behind jobs that cannot start (all their boards busy, or needs no lab can meet), so
+      // read further for jobs of those boards' types and plan again. Once per head read and type set: a lab whose
+      // idle boards have no work pays one extra read a second, not one a pass.
+      for (let more = 0; more < MAX_EXTENSIONS && !head.complete; more++) {
+        const idle = idleTypes(runners, plan);
+        const key = idle.join("\u0000");
+        if (idle.length === 0 || head.extended.has(key)) break;
+        head.extended.add(key);
+        if ((await this.extend(client, head, idle)) === 0) break;
+        plan = planAll();
+      }
+      placements = plan.placements.map((placement) => ({
+        placement,
+        job: head.byId.get(placement.jobId)!,
+        attemptId: randomUUID(),
+        number: 0,
+      }));
       if (placements.length === 0) await client.query("COMMIT");
       else {
         const kept = await this.commit(client, placements);
@@ -289,44 +317,8 @@ export class Dispatcher {
     const fresh =
       c && Date.now() - c.readAt < POLL_MS && types.every((t) => c.types.has(t)) && (c.complete || c.rows.length >= REFILL_BELOW);
     if (fresh) return c;
-    // date_part, not extract: it computes in double precision where extract uses numeric, which costs a
-    // millisecond per thousand queued jobs. The running counts are materialised once: inlined, the planner may
-    // recount them for every queued job.
-    const { rows } = await client.query<CandidateRow>(
-      `WITH running AS MATERIALIZED (
-         SELECT "projectId", count(*)::int AS n FROM "Job" WHERE status = 'running' GROUP BY "projectId"
-       ), head AS (
-         SELECT j.id, (j.priority + floor(date_part('epoch', now() - j."createdAt") / 60 * $2))::int AS "effPriority",
-                coalesce(running.n, 0) AS "projectRunning", jsonb_array_length(j.roles) AS size
-         FROM "Job" j JOIN "Run" r ON r.id = j."runId"
-         LEFT JOIN running ON running."projectId" IS NOT DISTINCT FROM j."projectId"
-         WHERE j.status = 'queued' AND r.status IN ('queued', 'running')
-           AND jsonb_path_query_array(j.roles, '$[*].boardType') <@ to_jsonb($1::text[])
-         ORDER BY "effPriority" DESC, "projectRunning" ASC, size DESC, j."createdAt" ASC, j.id ASC
-         LIMIT ${SCAN_LIMIT}
-       )
-       SELECT j.id, j."runId", j."projectId", j.suite, j.tests, j.roles, j."sameGroup", j.faults, j."timeoutMs", j.reruns,
-              r.seed::text AS seed, h."effPriority", h."projectRunning",
-              (SELECT count(*)::int FROM "Attempt" a WHERE a."jobId" = j.id) AS attempts,
-              ARRAY(SELECT ab."boardId"::text FROM "Attempt" a JOIN "AttemptBoard" ab ON ab."attemptId" = a.id
-                    WHERE a."jobId" = j.id AND a.status = 'error') AS avoid
-       FROM head h JOIN "Job" j ON j.id = h.id JOIN "Run" r ON r.id = j."runId"
-       ORDER BY h."effPriority" DESC, h."projectRunning" ASC, h.size DESC, j."createdAt" ASC, j.id ASC`,
-      [types, this.options.settings.agingPerMinute],
-    );
-    // What the planner needs is built once per read, not once per pass: a pass looks at every cached job.
-    const candidates = rows.map((row, order): Candidate => ({
-      ...row,
-      plan: {
-        id: row.id,
-        roles: row.roles,
-        sameGroup: row.sameGroup,
-        avoidBoards: new Set(row.avoid),
-        priority: row.effPriority,
-        project: row.projectId,
-        order,
-      },
-    }));
+    const rows = await this.readHead(client, types, []);
+    const candidates = rows.map((row, order) => candidate(row, order));
     this.cache = {
       rows: candidates,
       byId: new Map(candidates.map((c) => [c.id, c])),
@@ -334,8 +326,57 @@ export class Dispatcher {
       types: new Set(types),
       readAt: Date.now(),
       complete: rows.length < SCAN_LIMIT,
+      extended: new Set(),
     };
     return this.cache;
+  }
+
+  /** Reads the next best jobs that need only boards of `types` and are not in the head yet; returns how many. */
+  private async extend(client: pg.PoolClient, head: QueueHead, types: string[]): Promise<number> {
+    const rows = await this.readHead(client, types, [...head.byId.keys()]);
+    let order = head.rows.length;
+    for (const row of rows) {
+      if (head.byId.has(row.id)) continue;
+      const c = candidate(row, order++);
+      head.rows.push(c);
+      head.byId.set(c.id, c);
+      if (!head.running.has(row.projectId)) head.running.set(row.projectId, row.projectRunning);
+    }
+    return rows.length;
+  }
+
+  /**
+   * The best queued jobs (up to SCAN_LIMIT) whose boards are all of `types`, leaving out `exclude`, in scheduling
+   * order: priority class, then fair share (fewer running jobs of the project), then bigger jobs, then age.
+   */
+  private async readHead(client: pg.PoolClient, types: string[], exclude: string[]): Promise<CandidateRow[]> {
+    const { agingPerMinute, priorityStep } = this.options.settings;
+    // date_part, not extract: it computes in double precision where extract uses numeric, which costs a
+    // millisecond per thousand queued jobs. The running counts are materialised once: inlined, the planner may
+    // recount them for every queued job.
+    const { rows } = await client.query<CandidateRow>(
+      `WITH running AS MATERIALIZED (
+         SELECT "projectId", count(*)::int AS n FROM "Job" WHERE status = 'running' GROUP BY "projectId"
+       ), head AS (
+         SELECT j.id, floor((j.priority + date_part('epoch', now() - j."createdAt") / 60 * $2) / $3)::int AS "priorityClass",
+                coalesce(running.n, 0) AS "projectRunning", jsonb_array_length(j.roles) AS size
+         FROM "Job" j JOIN "Run" r ON r.id = j."runId"
+         LEFT JOIN running ON running."projectId" IS NOT DISTINCT FROM j."projectId"
+         WHERE j.status = 'queued' AND r.status IN ('queued', 'running')
+           AND jsonb_path_query_array(j.roles, '$[*].boardType') <@ to_jsonb($1::text[])
+           ${exclude.length > 0 ? `AND NOT (j.id = ANY($4::uuid[]))` : ""}
+         ORDER BY "priorityClass" DESC, "projectRunning" ASC, size DESC, j."createdAt" ASC, j.id ASC
+         LIMIT ${SCAN_LIMIT}
+       )
+       SELECT j.id, j."runId", j."projectId", j.suite, j.tests, j.roles, j."sameGroup", j.faults, j."timeoutMs", j.reruns,
+              r.seed::text AS seed, h."priorityClass", h."projectRunning",
+              ARRAY(SELECT ab."boardId"::text FROM "Attempt" a JOIN "AttemptBoard" ab ON ab."attemptId" = a.id
+                    WHERE a."jobId" = j.id AND a.status = 'error') AS avoid
+       FROM head h JOIN "Job" j ON j.id = h.id JOIN "Run" r ON r.id = j."runId"
+       ORDER BY h."priorityClass" DESC, h."projectRunning" ASC, h.size DESC, j."createdAt" ASC, j.id ASC`,
+      exclude.length > 0 ? [types, agingPerMinute, priorityStep, exclude] : [types, agingPerMinute, priorityStep],
+    );
+    return rows;
   }
 
   /**
@@ -344,17 +385,14 @@ export class Dispatcher {
    * claim and attempts with boards only for the jobs it claimed (a job cancelled or expired since it was read
    * stays as it is; its boards are planned again next pass). Returns the placements that stuck.
    */
-  private async commit(client: pg.PoolClient, placements: { placement: Placement; job: Candidate; attemptId: string }[]) {
+  private async commit(client: pg.PoolClient, placements: Planned[]) {
     const runIds = [...new Set(placements.map((p) => p.job.runId))].sort();
     const roles = placements.flatMap((p) =>
       p.job.roles.map((r) => ({ attempt: p.attemptId, board: p.placement.boards.get(r.role)!.id, role: r.role })),
     );
     const uuids = (values: string[]) => arrayLiteral(values, "uuid");
     const jobs = uuids(placements.map((p) => p.job.id));
-    const attempts = `${uuids(placements.map((p) => p.attemptId))}, ${jobs}, ${arrayLiteral(
-      placements.map((p) => p.job.attempts + 1),
-      "int",
-    )}, ${uuids(placements.map((p) => p.placement.runnerId))}`;
+    const attempts = `${uuids(placements.map((p) => p.attemptId))}, ${jobs}, ${uuids(placements.map((p) => p.placement.runnerId))}`;
     const attemptBoards = `${uuids(roles.map((r) => r.attempt))}, ${uuids(roles.map((r) => r.board))}, ${arrayLiteral(
       roles.map((r) => r.role),
       "text",
@@ -366,9 +404,12 @@ export class Dispatcher {
          UPDATE "Job" SET status = 'running', "startedAt" = coalesce("startedAt", now())
          WHERE id = ANY(${jobs}) AND status = 'queued' RETURNING id, "runId"
        ), att AS (
+         -- The attempt number from the table, not from the cached head: another API process may have run and
+         -- retried the job since this one read it.
          INSERT INTO "Attempt" (id, "jobId", number, "runnerId")
-         SELECT x.id, x.job, x.number, x.runner FROM unnest(${attempts}) AS x(id, job, number, runner)
-         WHERE x.job IN (SELECT id FROM claimed) RETURNING id
+         SELECT x.id, x.job, (SELECT coalesce(max(number), 0) + 1 FROM "Attempt" p WHERE p."jobId" = x.job), x.runner
+         FROM unnest(${attempts}) AS x(id, job, runner)
+         WHERE x.job IN (SELECT id FROM claimed) RETURNING id, "jobId", number
        ), boards AS (
          INSERT INTO "AttemptBoard" ("attemptId", "boardId", role)
          SELECT y.attempt, y.board, y.role FROM unnest(${attemptBoards}) AS y(attempt, board, role)
@@ -376,26 +417,22 @@ export class Dispatcher {
        ), runs AS (
          UPDATE "Run" SET status = 'running', "startedAt" = now() WHERE id IN (SELECT "runId" FROM claimed) AND status = 'queued'
        )
-       SELECT id FROM claimed;
+       SELECT "jobId" AS id, number FROM att;
        COMMIT;`,
-    )) as unknown as [unknown, unknown, pg.QueryResult<{ id: string }>, unknown];
-    const claimed = new Set(results[2].rows.map((r) => r.id));
-    return placements.filter((p) => claimed.has(p.job.id));
+    )) as unknown as [unknown, unknown, pg.QueryResult<{ id: string; number: number }>, unknown];
+    const claimed = new Map(results[2].rows.map((r) => [r.id, r.number]));
+    return placements.filter((p) => claimed.has(p.job.id)).map((p) => ({ ...p, number: claimed.get(p.job.id)! }));
   }
 
   /** Hands out what the pass decided. A lease whose request went away meanwhile goes to another request of the same runner, or back to the queue. */
-  private async deliver(
-    decisions: Map<Waiter, LeaseDecision>,
-    waiting: Map<string, Waiter[]>,
-    placements: { placement: Placement; job: Candidate; attemptId: string }[],
-  ) {
+  private async deliver(decisions: Map<Waiter, LeaseDecision>, waiting: Map<string, Waiter[]>, placements: Planned[]) {
     const { settings } = this.options;
     for (const [waiter, decision] of decisions) this.answer(waiter, decision);
     const orphans: string[] = [];
-    for (const { placement, job, attemptId } of placements) {
+    for (const { placement, job, attemptId, number } of placements) {
       const lease: Lease = {
         attemptId,
-        attemptNumber: job.attempts + 1,
+        attemptNumber: number,
         jobId: job.id,
         runId: job.runId,
         suite: job.suite,
@@ -429,6 +466,39 @@ export class Dispatcher {
       this.again = true;
     }
   }
+}
+
+/** What the planner needs, built once per read rather than once per pass: a pass looks at every cached job. */
+function candidate(row: CandidateRow, order: number): Candidate {
+  return {
+    ...row,
+    plan: {
+      id: row.id,
+      roles: row.roles,
+      sameGroup: row.sameGroup,
+      avoidBoards: new Set(row.avoid),
+      priority: row.priorityClass,
+      project: row.projectId,
+      order,
+    },
+  };
+}
+
+/** Types of the free boards a plan leaves unused (neither placed nor reserved) on runners that still wait, sorted. */
+function idleTypes(runners: readonly RunnerForPlan[], plan: Plan): string[] {
+  const used = new Set<string>();
+  const placed = new Map<string, number>();
+  for (const p of plan.placements) {
+    for (const b of p.boards.values()) used.add(b.id);
+    placed.set(p.runnerId, (placed.get(p.runnerId) ?? 0) + 1);
+  }
+  for (const r of plan.reservations.values()) for (const id of r.boards) used.add(id);
+  const types = new Set<string>();
+  for (const r of runners) {
+    if (r.waiting <= (placed.get(r.id) ?? 0)) continue;
+    for (const b of r.boards) if (b.free && !used.has(b.id)) types.add(b.type);
+  }
+  return [...types].sort();
 }
 
 /**
@@ -489,6 +559,15 @@ async function healthCheckFor(
 }
 
 /**
+ * Waits for a scheduling pass in flight (every API process's) and keeps the next one out until the caller's
+ * transaction ends: for writers that change what a pass reads about boards (health, presence, tags, group), so a
+ * pass never commits a placement on a board that was taken out while it planned.
+ */
+export async function lockScheduling(tx: Pick<PrismaClient, "$executeRawUnsafe">): Promise<void> {
+  await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${PASS_LOCK[0]}, ${PASS_LOCK[1]})`);
+}
+
+/**
  * Records a health check's outcome. A pass makes the board `good` and clears its infra error count; a failure
  * counts as an infra error, and after `badAfter` in a row the board is `bad` (taken out until an admin acts).
  */
@@ -501,11 +580,15 @@ export async function reportHealth(
   badAfter: number,
 ): Promise<BoardHealth | undefined> {
   return db.$transaction(async (tx) => {
+    await lockScheduling(tx);
     const board = await tx.board.findUnique({ where: { runnerId_name: { runnerId, name: boardName } } });
     if (!board) return undefined;
-    if (board.health === "maintenance" || board.health === "retired") return board.health;
     const infraErrors = ok ? 0 : board.infraErrors + 1;
     const health: BoardHealth = ok ? "good" : infraErrors >= badAfter ? "bad" : "unknown";
+    // A board an admin took out, or one already `bad`, stays as it is: it comes back through an admin's "check
+    // now" (unknown), not through a runner's report.
+    if (board.health !== "unknown" && board.health !== "good") return board.health;
+    assertTransition("board", board.id, board.health, health);
     await tx.board.update({ where: { id: board.id }, data: { health, infraErrors, healthCheckedAt: new Date(), healthMessage: message } });
     return health;
   });

@@ -1,7 +1,9 @@
 /** Board statistics for the lab page: health, what it is doing, and how often its attempts end in infra errors. */
 import type { BoardHealthBody, BoardStats } from "@tock-hil/protocol";
-import type { Db } from "../db.ts";
+import type { Db, PrismaClient } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
+import { lockScheduling } from "./allocator.ts";
+import { canTransition } from "./states.ts";
 
 type Row = {
   id: string;
@@ -69,18 +71,25 @@ export async function boardStats(db: Db, options: { days: number; runnerTimeoutM
  * health before giving it a job. `good` and `bad` are only ever set by health checks and infra errors, so a person
  * cannot declare a broken board good without it proving so.
  */
-export async function setBoardHealth(db: Db, boardId: string, body: BoardHealthBody, who: string): Promise<void> {
-  const board = await db.board.findUnique({ where: { id: boardId }, select: { health: true, name: true } });
-  if (!board) throw notFound("board", boardId);
-  if (board.health === "retired" && body.health !== "retired" && body.health !== "unknown") {
-    throw new AppError(ErrorCode.CONFLICT, `board ${board.name} is retired; set health unknown to bring it back through a health check`);
-  }
-  await db.board.update({
-    where: { id: boardId },
-    data: {
-      health: body.health,
-      healthMessage: body.message ?? `set to ${body.health} by ${who}`,
-      ...(body.health === "unknown" ? { infraErrors: 0 } : {}),
-    },
+export async function setBoardHealth(db: PrismaClient, boardId: string, body: BoardHealthBody, who: string): Promise<void> {
+  await db.$transaction(async (tx) => {
+    // Health decides what a scheduling pass may allocate: the change waits for a pass in flight to commit.
+    await lockScheduling(tx);
+    const board = await tx.board.findUnique({ where: { id: boardId }, select: { health: true, name: true } });
+    if (!board) throw notFound("board", boardId);
+    if (!canTransition("board", board.health, body.health)) {
+      throw new AppError(
+        ErrorCode.CONFLICT,
+        `board ${board.name} is ${board.health}; set health unknown to bring it back through a health check`,
+      );
+    }
+    await tx.board.update({
+      where: { id: boardId },
+      data: {
+        health: body.health,
+        healthMessage: body.message ?? `set to ${body.health} by ${who}`,
+        ...(body.health === "unknown" ? { infraErrors: 0 } : {}),
+      },
+    });
   });
 }

@@ -105,6 +105,17 @@ describe("planPass", () => {
     expect(placed(p)).toEqual(["j@R:b"]);
   });
 
+  it("moves a retry to another runner rather than back onto the boards its failed attempt used", () => {
+    // Best fit alone would pick A (2 free boards, exactly enough); A's boards are the ones the attempt failed on.
+    const retry = job("j", 2, { avoidBoards: new Set(["a1", "a2"]) });
+    const runners = [runner("A", [board("a1"), board("a2")]), runner("B", [board("b1"), board("b2"), board("b3"), board("b4")])];
+    expect(placed(planPass([retry], runners))).toEqual(["j@B:b1+b2"]);
+    // With nowhere else to go, it still runs on them.
+    expect(placed(planPass([retry], [runners[0]!]))).toEqual(["j@A:a1+a2"]);
+    // A first attempt keeps best fit.
+    expect(placed(planPass([job("k", 2)], runners))).toEqual(["k@A:a1+a2"]);
+  });
+
   it("starts jobs on several runners in one pass, one per waiting request", () => {
     const p = planPass(
       [job("j1", 1), job("j2", 1), job("j3", 1), job("j4", 1)],

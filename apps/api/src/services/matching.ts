@@ -64,7 +64,7 @@ export type QueuedJobForPlan = {
   sameGroup: boolean;
   /** Boards a failed attempt of this job used: a retry prefers others. */
   avoidBoards: ReadonlySet<string>;
-  /** Trigger priority plus aging (higher first). */
+  /** Priority class: trigger priority plus aging, in steps (higher first; fair share decides within a class). */
   priority: number;
   /** Fair share key: jobs of the project with fewer running jobs go first among equal priorities. */
   project: string | null;
@@ -92,7 +92,8 @@ export type PlanOptions = {
 /**
  * One scheduling pass over every waiting runner at once: which queued jobs start now, on which boards.
  *
- * Order: effective priority first; among equals, the project with fewer running jobs (counting the ones this pass
+ * Order: priority class first (priority plus aging, in steps, so aging lifts a waiting job past newer ones without
+ * a project's flood that is a minute older outranking every other project); within a class, the project with fewer running jobs (counting the ones this pass
  * starts, so one project's flood cannot take every board freed at once); then jobs needing more boards, because
  * packing the big jobs first and filling the gaps with small ones is what keeps a saturated lab's makespan close
  * to its lower bound; then queue order.
@@ -173,17 +174,24 @@ export function planPass(jobs: readonly QueuedJobForPlan[], runners: readonly Ru
         .filter((r) => waiting.get(r.id)! > 0 && freeCount.get(r.id)! >= job.roles.length)
         .map((r) => ({ r, free: freeNow(r) }))
         .sort((a, b) => a.free.length - b.free.length || (a.r.id < b.r.id ? -1 : 1));
+      // A retry goes where it needs the fewest boards a failed attempt used (on another runner if need be),
+      // and only then by best fit; a first attempt (nothing to avoid) takes the first, best-fitting host.
+      let best: { r: RunnerForPlan; boards: Map<string, RunnerBoardState>; avoided: number } | undefined;
       for (const { r, free } of hosts) {
         const boards = matchRoles(job.roles, preferred(free), job.sameGroup);
         if (!boards) continue;
+        const avoided = job.avoidBoards.size === 0 ? 0 : [...boards.values()].filter((b) => job.avoidBoards.has(b.id)).length;
+        if (!best || avoided < best.avoided) best = { r, boards, avoided };
+        if (avoided === 0) break;
+      }
+      if (best) {
+        const { r, boards } = best;
         claim(r.id, boards.values(), taken);
         waiting.set(r.id, waiting.get(r.id)! - 1);
         running.set(job.project, (running.get(job.project) ?? 0) + 1);
         placements.push({ jobId: job.id, runnerId: r.id, boards });
         placed = true;
-        break;
-      }
-      if (!placed) cannotStart.add(shape);
+      } else cannotStart.add(shape);
     }
     if (placed || !reserve || cannotReserve.has(shape)) continue;
 

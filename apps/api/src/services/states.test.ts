@@ -19,6 +19,14 @@ describe("state transitions", () => {
     expect(canTransition("attempt", "running", "error")).toBe(true);
   });
 
+  it("brings a bad, retired or maintained board back only through unknown (a health check)", () => {
+    expect(canTransition("board", "unknown", "good")).toBe(true);
+    expect(canTransition("board", "bad", "good")).toBe(false);
+    expect(canTransition("board", "retired", "maintenance")).toBe(false);
+    expect(canTransition("board", "maintenance", "good")).toBe(false);
+    for (const from of ["bad", "maintenance", "retired"]) expect(canTransition("board", from, "unknown")).toBe(true);
+  });
+
   it("derives a run's outcome from its jobs", () => {
     expect(runOutcome(["passed", "passed"])).toBe("passed");
     expect(runOutcome(["passed", "error"])).toBe("error");

@@ -2,7 +2,7 @@
  * Legal state transitions of runs, jobs and attempts (documented in docs/architecture.md). Every status write goes
  * through `assertTransition`, so an illegal transition is a bug caught at once rather than a corrupted history.
  */
-import type { AttemptStatus, JobStatus, RunStatus } from "@tock-hil/protocol";
+import type { AttemptStatus, BoardHealth, JobStatus, RunStatus } from "@tock-hil/protocol";
 
 const runTransitions: Record<RunStatus, readonly RunStatus[]> = {
   queued: ["running", "cancelled", "error"],
@@ -30,7 +30,18 @@ const attemptTransitions: Record<AttemptStatus, readonly AttemptStatus[]> = {
   cancelled: [],
 };
 
-const tables = { run: runTransitions, job: jobTransitions, attempt: attemptTransitions } as const;
+// Board health. Only a health check (or a completed attempt) makes a board `good`; a board that was taken out as
+// `bad`, or by an admin, comes back only through `unknown` (an admin's "check now"), so a runner's report cannot
+// declare it good. Staying in a state is allowed: a report or an admin note may only change the message.
+const boardTransitions: Record<BoardHealth, readonly BoardHealth[]> = {
+  unknown: ["unknown", "good", "bad", "maintenance", "retired"],
+  good: ["good", "unknown", "bad", "maintenance", "retired"],
+  bad: ["bad", "unknown", "maintenance", "retired"],
+  maintenance: ["maintenance", "unknown", "retired"],
+  retired: ["retired", "unknown"],
+};
+
+const tables = { run: runTransitions, job: jobTransitions, attempt: attemptTransitions, board: boardTransitions } as const;
 
 export class IllegalTransitionError extends Error {
   constructor(entity: string, id: string, from: string, to: string) {

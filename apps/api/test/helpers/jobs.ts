@@ -11,6 +11,8 @@ export type TestJob = {
   timeoutMs?: number;
   reruns?: number;
   sameGroup?: boolean;
+  /** How long ago it was queued (ms; default now). */
+  ageMs?: number;
 };
 
 export async function insertJob(db: PrismaClient, job: TestJob): Promise<{ runId: string; jobId: string }> {
@@ -47,6 +49,7 @@ export async function insertJob(db: PrismaClient, job: TestJob): Promise<{ runId
       reruns: job.reruns ?? 0,
       sameGroup: job.sameGroup ?? false,
       maxAttempts: 1,
+      ...(job.ageMs !== undefined ? { createdAt: new Date(Date.now() - job.ageMs) } : {}),
     },
   });
   return { runId: run.id, jobId: created.id };
@@ -67,7 +70,7 @@ export async function insertJobs(db: PrismaClient, count: number, job: TestJob):
   }));
   const runIds = Array.from({ length: count }, () => randomUUID());
   // Distinct creation times keep the queue order defined (and equal to the insertion order).
-  const t0 = Date.now() - count;
+  const t0 = Date.now() - count - (job.ageMs ?? 0);
   await db.run.createMany({
     data: runIds.map((id, i) => ({
       id,
