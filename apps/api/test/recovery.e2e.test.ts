@@ -71,7 +71,10 @@ describe("runner loss", () => {
     await expect.poll(async () => (await getRun(s, run.id)).jobs[0]?.attempts.length ?? 0, { timeout: 30_000, interval: 100 }).toBe(1);
     const first = (await getRun(s, run.id)).jobs[0]!.attempts[0]!;
     expect(first.runner).toBe("e2e-lab");
-    await new Promise((r) => setTimeout(r, 1000)); // let it get into the tests
+    // Killed once the first attempt has reported a result, so its results are stored when it is given up.
+    await expect
+      .poll(async () => s.prisma.testResult.count({ where: { attemptId: first.id } }), { timeout: 30_000, interval: 50 })
+      .toBeGreaterThan(0);
     s.runner.child.kill("SIGKILL");
     // Another lab comes to the rescue (unthrottled): it must get the retry once the API notices the loss.
     await s.addRunner("e2e-lab-2", { emulationSpeed: 100_000 });
@@ -85,8 +88,25 @@ describe("runner loss", () => {
     ]);
     expect(attempts[1]!.runner).toBe("e2e-lab-2");
     const items = await results(s, run.id);
-    expect(new Set(items.map((r) => r.test)).size).toBe(items.length); // one final result per test
+    const planned = (await s.prisma.job.findUniqueOrThrow({ where: { id: final.jobs[0]!.id } })).tests;
+    expect(planned.length).toBeGreaterThan(1);
+    expect(items.map((r) => r.test).sort()).toEqual([...planned].sort());
     expect(items.every((r) => r.attempt === 2 && r.status === "pass")).toBe(true);
+    // What is stored: each test exactly once per attempt (the lost attempt's reported results and its error fills,
+    // then the retry's), and nothing the killed runner sent after it was given up.
+    const stored = await s.prisma.testResult.findMany({ where: { jobId: final.jobs[0]!.id }, include: { attempt: true } });
+    const perAttempt = (n: number) =>
+      stored
+        .filter((r) => r.attempt.number === n)
+        .map((r) => `${r.test}#${r.try}`)
+        .sort();
+    const tests = [...planned].sort().map((t) => `${t}#1`);
+    expect(perAttempt(1)).toEqual(tests);
+    expect(perAttempt(2)).toEqual(tests);
+    expect(stored).toHaveLength(2 * tests.length);
+    expect(stored.filter((r) => r.attempt.number === 1 && r.status === "error").every((r) => /runner_lost/.test(r.message ?? ""))).toBe(
+      true,
+    );
     const boards = (await call<{ boards: { name: string; runner: string; health: string }[] }>(s.api.url, "GET", "/api/v1/boards")).body
       .boards;
     const lostBoards = new Set(Object.values(first.boards));

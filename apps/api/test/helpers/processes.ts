@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { execa } from "execa";
 import type { ResultPromise } from "execa";
 import { createPrisma } from "../../src/db.ts";
+import type { PrismaClient } from "../../src/db.ts";
 import { freePort } from "../../src/launcher/services.ts";
 import { createTestDatabase, dropRedisPrefix, TEST_REDIS_URL, uniquePrefix } from "./services.ts";
 
@@ -66,6 +67,8 @@ export type Stack = {
   api: ApiServer;
   runner: ManagedProcess;
   workDir: string;
+  /** The stack's database, for assertions on what is stored (never for driving the system). */
+  prisma: PrismaClient;
   firmware: Record<string, { sha256: string; file: string; kind: string; boardType: string }>;
   restartApi: () => Promise<void>;
   /** Registers and starts another emulated-lab runner (boards in their own RF group unless `group` is given). */
@@ -205,10 +208,12 @@ export async function startStack(
     return runner;
   };
 
+  const prisma = createPrisma(db.url, 2);
   const stack: Stack = {
     api,
     runner: undefined as unknown as ManagedProcess,
     workDir,
+    prisma,
     firmware,
     addRunner,
     restartApi: async () => {
@@ -218,6 +223,7 @@ export async function startStack(
     close: async () => {
       for (const r of runners) await r.stop();
       await stack.api.stop();
+      await prisma.$disconnect();
       await db.drop();
       await dropRedisPrefix(env.HIL_QUEUE_PREFIX!);
     },
