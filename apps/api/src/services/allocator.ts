@@ -61,6 +61,7 @@ type BoardRow = {
   tags: string[];
   group: string | null;
   health: string;
+  healthMessage: string | null;
   busy: boolean;
 };
 type CandidateRow = {
@@ -224,7 +225,7 @@ export class Dispatcher {
         `BEGIN;
          SELECT pg_advisory_xact_lock(${PASS_LOCK[0]}, ${PASS_LOCK[1]});
          ${seen.length > 0 ? `SET LOCAL synchronous_commit = off; UPDATE "Runner" SET "lastSeenAt" = now() WHERE id = ANY(${arrayLiteral(seen, "uuid")});` : ""}
-         SELECT b.id, b."runnerId", b.name, b.type, b.tags, b."group", b.health::text AS health,
+         SELECT b.id, b."runnerId", b.name, b.type, b.tags, b."group", b.health::text AS health, b."healthMessage",
                 -- From the few running attempts (index on status), not from each board's whole history.
                 b.id IN (SELECT ab."boardId" FROM "Attempt" a JOIN "AttemptBoard" ab ON ab."attemptId" = a.id
                          WHERE a.status = 'running') AS busy
@@ -530,24 +531,20 @@ async function unlease(pool: pg.Pool, attemptIds: string[]) {
 
 async function healthCheckFor(
   db: PrismaClient,
-  boards: Pick<BoardRow, "id" | "name" | "type" | "health" | "busy">[],
+  boards: Pick<BoardRow, "id" | "name" | "type" | "health" | "busy" | "healthMessage">[],
   settings: LeaseSettings,
 ): Promise<HealthCheck | undefined> {
+  // This runs under the pass lock, on every pass while a board waits for its check: one kernel lookup per board
+  // type, and the board's message is written only when it changes.
+  const kernels = new Map<string, Awaited<ReturnType<typeof newestKernel>>>();
   for (const board of boards.filter((b) => b.health === "unknown" && !b.busy)) {
-    const kernel =
-      (await db.artifact.findFirst({ where: { kind: "kernel", name: board.type }, orderBy: { createdAt: "desc" } })) ??
-      (await db.artifact.findFirst({ where: { kind: "kernel", boardType: board.type }, orderBy: { createdAt: "desc" } }));
-    if (!kernel) {
-      await db.board.update({
-        where: { id: board.id },
-        data: { healthMessage: `no kernel image for ${board.type} has been uploaded, so the health check cannot run` },
-      });
-      continue;
-    }
-    await db.board.update({
-      where: { id: board.id },
-      data: { healthMessage: `health check started with ${kernel.name} (${kernel.sha256.slice(0, 12)})` },
-    });
+    if (!kernels.has(board.type)) kernels.set(board.type, await newestKernel(db, board.type));
+    const kernel = kernels.get(board.type);
+    const message = kernel
+      ? `health check started with ${kernel.name} (${kernel.sha256.slice(0, 12)})`
+      : `no kernel image for ${board.type} has been uploaded, so the health check cannot run`;
+    if (board.healthMessage !== message) await db.board.update({ where: { id: board.id }, data: { healthMessage: message } });
+    if (!kernel) continue;
     return {
       board: board.name,
       firmware: [{ name: kernel.name, kind: kernel.kind, sha256: kernel.sha256, size: kernel.size, flash: true }],
@@ -556,6 +553,14 @@ async function healthCheckFor(
     };
   }
   return undefined;
+}
+
+/** The newest kernel image for a board type: named after the type, else any kernel built for it. */
+async function newestKernel(db: PrismaClient, type: string) {
+  return (
+    (await db.artifact.findFirst({ where: { kind: "kernel", name: type }, orderBy: { createdAt: "desc" } })) ??
+    (await db.artifact.findFirst({ where: { kind: "kernel", boardType: type }, orderBy: { createdAt: "desc" } }))
+  );
 }
 
 /**
