@@ -119,4 +119,18 @@ describe("dispatcher", () => {
     expect(leases.map((l) => l?.jobId)).toContain(jobId);
     expect(leases.filter((l) => l !== null)).toHaveLength(2);
   });
+
+  it("says why a board waiting for its health check cannot have one, and writes that once, not on every pass", async () => {
+    const runner = await prisma.runner.create({ data: { name: "nokernel", tokenHash: randomUUID(), lastSeenAt: new Date() } });
+    const board = await prisma.board.create({ data: { runnerId: runner.id, name: "n0", type: "nokernel", health: "unknown" } });
+    expect(await dispatcher.lease(runner.id, 1500)).toEqual({ lease: null, healthCheck: null });
+    const first = await prisma.board.findUniqueOrThrow({ where: { id: board.id } });
+    expect(first.healthMessage).toBe("no kernel image for nokernel has been uploaded, so the health check cannot run");
+    // The row version: it changes with every write to the row.
+    const version = async () => (await pool.query(`SELECT xmin::text AS v FROM "Board" WHERE id = $1`, [board.id])).rows[0].v as string;
+    const before = await version();
+    // More passes (the long poll above took part in at least one per second) leave the row alone.
+    expect(await dispatcher.lease(runner.id, 1500)).toEqual({ lease: null, healthCheck: null });
+    expect(await version()).toBe(before);
+  });
 });
