@@ -78,6 +78,7 @@ type CandidateRow = {
   seed: string;
   /** The class of its effective priority (priority plus aging, in steps of priorityStep). */
   priorityClass: number;
+  /** Boards the job's project holds in running jobs (fair share counts boards, not jobs). */
   projectRunning: number;
   avoid: string[];
 };
@@ -85,7 +86,7 @@ type CandidateRow = {
 type Candidate = CandidateRow & { plan: QueuedJobForPlan };
 /** A placement with its attempt; `number` is known once the commit has created the attempt. */
 type Planned = { placement: Placement; job: Candidate; attemptId: string; number: number };
-/** The cached head of the queue, in scheduling order, with each project's running jobs (for fair share). */
+/** The cached head of the queue, in scheduling order, with the boards each project holds (for fair share). */
 type QueueHead = {
   rows: Candidate[];
   byId: Map<string, Candidate>;
@@ -292,7 +293,7 @@ export class Dispatcher {
         if (this.cache === head) {
           for (const p of placements) head.byId.delete(p.job.id);
           head.rows = head.rows.filter((c) => head.byId.has(c.id));
-          for (const p of kept) head.running.set(p.job.projectId, (head.running.get(p.job.projectId) ?? 0) + 1);
+          for (const p of kept) head.running.set(p.job.projectId, (head.running.get(p.job.projectId) ?? 0) + p.job.roles.length);
         }
         placements = kept;
       }
@@ -348,7 +349,7 @@ export class Dispatcher {
 
   /**
    * The best queued jobs (up to SCAN_LIMIT) whose boards are all of `types`, leaving out `exclude`, in scheduling
-   * order: priority class, then fair share (fewer running jobs of the project), then bigger jobs, then age.
+   * order: priority class, then fair share (fewer boards held by the project), then bigger jobs, then age.
    */
   private async readHead(client: pg.PoolClient, types: string[], exclude: string[]): Promise<CandidateRow[]> {
     const { agingPerMinute, priorityStep } = this.options.settings;
@@ -357,7 +358,7 @@ export class Dispatcher {
     // recount them for every queued job.
     const { rows } = await client.query<CandidateRow>(
       `WITH running AS MATERIALIZED (
-         SELECT "projectId", count(*)::int AS n FROM "Job" WHERE status = 'running' GROUP BY "projectId"
+         SELECT "projectId", sum(jsonb_array_length(roles))::int AS n FROM "Job" WHERE status = 'running' GROUP BY "projectId"
        ), head AS (
          SELECT j.id, floor((j.priority + date_part('epoch', now() - j."createdAt") / 60 * $2) / $3)::int AS "priorityClass",
                 coalesce(running.n, 0) AS "projectRunning", jsonb_array_length(j.roles) AS size

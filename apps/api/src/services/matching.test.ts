@@ -141,7 +141,7 @@ describe("planPass", () => {
     expect(placed(planPass([job("one", 1, { priority: 200 }), job("pair", 2)], r()))).toEqual(["one@A:a1", "pair@B:b1+b2"]);
   });
 
-  it("shares boards between projects: the project with fewer running jobs goes first, counting this pass", () => {
+  it("shares boards between projects: the project holding fewer boards goes first, counting this pass", () => {
     const jobs = [
       job("a1", 1, { project: "A" }),
       job("a2", 1, { project: "A" }),
@@ -152,6 +152,19 @@ describe("planPass", () => {
     expect(placed(planPass(jobs, [runner("R", boards, 2)])).map((s) => s.split("@")[0])).toEqual(["a1", "b1"]);
     const busyA = new Map([["A", 3]]);
     expect(placed(planPass(jobs, [runner("R", boards, 2)], { running: busyA })).map((s) => s.split("@")[0])).toEqual(["b1", "a1"]);
+  });
+
+  it("shares by boards held, not jobs: a project's 2-board job counts twice", () => {
+    const jobs = [
+      job("a-big", 2, { project: "A" }),
+      job("a-small", 1, { project: "A" }),
+      job("b1", 1, { project: "B" }),
+      job("b2", 1, { project: "B" }),
+    ];
+    const boards = ["v", "w", "x", "y", "z"].map((id) => board(id));
+    // After a-big, A holds 2 boards: both of B's jobs go before a-small (counting jobs, a-small would tie with b2).
+    const order = placed(planPass(jobs, [runner("R", boards, 4)])).map((p) => p.split("@")[0]);
+    expect(order).toEqual(["a-big", "b1", "b2", "a-small"]);
   });
 
   it("looks past a long run of jobs that cannot start to one that can, and still reserves for the first of them", () => {

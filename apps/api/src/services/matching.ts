@@ -66,7 +66,7 @@ export type QueuedJobForPlan = {
   avoidBoards: ReadonlySet<string>;
   /** Priority class: trigger priority plus aging, in steps (higher first; fair share decides within a class). */
   priority: number;
-  /** Fair share key: jobs of the project with fewer running jobs go first among equal priorities. */
+  /** Fair share key: jobs of the project holding fewer boards go first within a priority class. */
   project: string | null;
   /** Queue order among otherwise equal jobs (earlier first). */
   order: number;
@@ -84,6 +84,7 @@ export type Plan = {
 
 export type PlanOptions = {
   /** Running jobs per project before this pass, for fair share. */
+  /** Boards each project holds in running jobs before this pass, for fair share. */
   running?: ReadonlyMap<string | null, number>;
   /** Off only to show in tests what reservations prevent. */
   reserve?: boolean;
@@ -93,8 +94,9 @@ export type PlanOptions = {
  * One scheduling pass over every waiting runner at once: which queued jobs start now, on which boards.
  *
  * Order: priority class first (priority plus aging, in steps, so aging lifts a waiting job past newer ones without
- * a project's flood that is a minute older outranking every other project); within a class, the project with fewer running jobs (counting the ones this pass
- * starts, so one project's flood cannot take every board freed at once); then jobs needing more boards, because
+ * a project's flood that is a minute older outranking every other project); within a class, the project holding
+ * fewer boards in running jobs (counting the ones this pass starts, so one project's flood cannot take every board
+ * freed at once); then jobs needing more boards, because
  * packing the big jobs first and filling the gaps with small ones is what keeps a saturated lab's makespan close
  * to its lower bound; then queue order.
  *
@@ -188,7 +190,7 @@ export function planPass(jobs: readonly QueuedJobForPlan[], runners: readonly Ru
         const { r, boards } = best;
         claim(r.id, boards.values(), taken);
         waiting.set(r.id, waiting.get(r.id)! - 1);
-        running.set(job.project, (running.get(job.project) ?? 0) + 1);
+        running.set(job.project, (running.get(job.project) ?? 0) + job.roles.length);
         placements.push({ jobId: job.id, runnerId: r.id, boards });
         placed = true;
       } else cannotStart.add(shape);
