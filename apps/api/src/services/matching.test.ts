@@ -154,6 +154,21 @@ describe("planPass", () => {
     expect(placed(planPass(jobs, [runner("R", boards, 2)], { running: busyA })).map((s) => s.split("@")[0])).toEqual(["b1", "a1"]);
   });
 
+  it("reserves the group where the fewest busy boards stand in the way of a job that needs one group", () => {
+    // Group g1 sorts first but has 1 free and 2 busy; g2 has 2 free and 1 busy.
+    const boards = [
+      board("a", { group: "g1" }),
+      board("b", { group: "g1", free: false }),
+      board("c", { group: "g1", free: false }),
+      board("d", { group: "g2" }),
+      board("e", { group: "g2" }),
+      board("f", { group: "g2", free: false }),
+    ];
+    const p = planPass([job("trio", 3, { sameGroup: true }), job("one", 1)], [runner("R", boards, 1)]);
+    expect(p.reservations.get("trio")?.boards.sort()).toEqual(["d", "e", "f"]);
+    expect(placed(p)).toEqual(["one@R:a"]);
+  });
+
   it("shares by boards held, not jobs: a project's 2-board job counts twice", () => {
     const jobs = [
       job("a-big", 2, { project: "A" }),

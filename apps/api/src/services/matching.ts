@@ -201,15 +201,20 @@ export function planPass(jobs: readonly QueuedJobForPlan[], runners: readonly Ru
     let choice: { runnerId: string; boards: RunnerBoardState[]; busy: number } | undefined;
     for (const r of runners) {
       const candidates = open(r);
-      const later = matchRoles(
-        job.roles,
-        [...preferred(candidates.filter((b) => b.free)), ...preferred(candidates.filter((b) => !b.free))],
-        job.sameGroup,
-      );
-      if (!later) continue;
-      const boards = [...later.values()];
-      const busy = boards.filter((b) => !b.free).length;
-      if (!choice || busy < choice.busy || (busy === choice.busy && r.id < choice.runnerId)) choice = { runnerId: r.id, boards, busy };
+      // With one group required, each group of the runner is a separate option (the first group that matches at
+      // all may be the busiest).
+      const pools = job.sameGroup
+        ? [...new Set(candidates.map((b) => b.group).filter((g): g is string => g !== null))].map((g) =>
+            candidates.filter((b) => b.group === g),
+          )
+        : [candidates];
+      for (const pool of pools) {
+        const later = matchRoles(job.roles, [...preferred(pool.filter((b) => b.free)), ...preferred(pool.filter((b) => !b.free))], false);
+        if (!later) continue;
+        const boards = [...later.values()];
+        const busy = boards.filter((b) => !b.free).length;
+        if (!choice || busy < choice.busy || (busy === choice.busy && r.id < choice.runnerId)) choice = { runnerId: r.id, boards, busy };
+      }
     }
     if (!choice) {
       cannotReserve.add(shape);
