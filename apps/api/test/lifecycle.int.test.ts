@@ -66,10 +66,14 @@ describe("queue timeout", () => {
     expect(run.jobs[0]).toMatchObject({ status: "error", endReason: "queue_timeout", attempts: [], waiting: null });
     // The run's message keeps the reason it never started: this lab has no runner at all yet.
     expect(run.message).toMatch(
-      /^ieee802154: queue_timeout: not started within 2 s: no runner has a nrf52840dk board \(needs \d × nrf52840dk on one runner\)$/,
+      /^ieee802154: queue_timeout: not started within 1.5 s: no runner has a nrf52840dk board \(needs \d × nrf52840dk on one runner\)$/,
     );
     expect(await results(id)).toEqual([
-      expect.objectContaining({ test: "radio_tx", status: "not_run", message: "no boards became free before the queue timeout" }),
+      expect.objectContaining({
+        test: "radio_tx",
+        status: "not_run",
+        message: expect.stringMatching(/^queue_timeout: not started within 1\.5 s: no runner has a nrf52840dk board/),
+      }),
       expect.objectContaining({ test: "radio_rx", status: "not_run" }),
     ]);
   });
@@ -142,7 +146,7 @@ describe("queue timeout of a retry", () => {
     expect(run.jobs[0]).toMatchObject({ endReason: "queue_timeout" });
     expect(run.status).toBe("error");
     expect(run.message).toMatch(
-      /^ieee802154: queue_timeout: not retried within 2 s of its attempt 1 ending: needs 2 × nrf52840dk on one runner: the boards that could run it are not healthy: q1 \(waiting for a health check\), q2 \(waiting for a health check\)$/,
+      /^ieee802154: queue_timeout: not retried within 1.5 s of its attempt 1 ending: needs 2 × nrf52840dk on one runner: the boards that could run it are not healthy: q1 \(waiting for a health check\), q2 \(waiting for a health check\)$/,
     );
     // The tests the failed attempt left without a verdict are unfinished: not_run, saying why.
     const items = (await inject(`/api/v1/runs/${id}/results`)).json().results;
@@ -151,7 +155,9 @@ describe("queue timeout of a retry", () => {
         test: "radio_tx",
         status: "not_run",
         attempt: 1,
-        message: "no boards became free for a retry before the queue timeout (attempt 1 ended flash_failed)",
+        message: expect.stringMatching(
+          /^queue_timeout: not retried within 1\.5 s of its attempt 1 ending: .*not healthy.* \(attempt 1 ended flash_failed\)$/,
+        ),
       }),
       expect.objectContaining({ test: "radio_rx", status: "not_run" }),
     ]);
@@ -195,7 +201,10 @@ describe("cancellation", () => {
     const res = await t.fastify.inject({ method: "POST", url: `/api/v1/jobs/${jobId}/cancel`, headers: auth() });
     expect(res.json()).toEqual({ id: jobId, status: "cancelled" });
     expect((await getRun(id)).status).toBe("cancelled");
-    expect((await results(id)).map((i: { status: string }) => i.status)).toEqual(["not_run", "not_run"]);
+    expect((await results(id)).map((i: { status: string; message: string }) => [i.status, i.message])).toEqual([
+      ["not_run", "cancelled by api token bootstrap-admin (HIL_ADMIN_TOKEN) before it got boards"],
+      ["not_run", "cancelled by api token bootstrap-admin (HIL_ADMIN_TOKEN) before it got boards"],
+    ]);
   });
 });
 
@@ -217,6 +226,44 @@ describe("retries and flaky tests", () => {
     expect(items[0]).toMatchObject({ test: "radio_tx", status: "pass", flaky: true, tries: 2 });
     expect(items[1]).toMatchObject({ test: "radio_rx", status: "pass", flaky: false, tries: 1 });
     expect(await t.prisma.testResult.count({ where: { attemptId: lease.attemptId } })).toBe(3);
+  });
+
+  it("refuses a try beyond the suite's reruns, and a re-run of a test whose previous try did not fail", async () => {
+    const r = await runner("rerun-rack", ["e1", "e2"]);
+    const id = await createRun();
+    const lease = (await r.call("/lease", { waitMs: 5000 })).json().lease;
+    expect(lease.reruns).toBe(1);
+    const submit = (results: object[]) => r.call(`/attempts/${lease.attemptId}/results`, { results });
+    const refused = async (results: object[], message: string) => {
+      const res = await submit(results);
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error).toEqual({ code: "VALIDATION", message });
+    };
+    // One re-run allowed: a third try is refused, and with it the whole request.
+    await refused(
+      [
+        { test: "radio_tx", try: 1, status: "fail", durationMs: 10 },
+        { test: "radio_tx", try: 2, status: "fail", durationMs: 10 },
+        { test: "radio_tx", try: 3, status: "pass", durationMs: 10 },
+      ],
+      "radio_tx try 3: this job re-runs a failed test at most 1 time(s), so its tries go up to 2",
+    );
+    expect(await t.prisma.testResult.count({ where: { attemptId: lease.attemptId } })).toBe(0);
+    // A re-run needs a failed try before it: none at all, or one that passed.
+    const early = "radio_rx try 2: a re-run is taken only after try 1 of the test failed; submit that failed try first";
+    await refused([{ test: "radio_rx", try: 2, status: "pass", durationMs: 10 }], early);
+    expect((await submit([{ test: "radio_rx", try: 1, status: "pass", durationMs: 10 }])).statusCode).toBe(200);
+    await refused([{ test: "radio_rx", try: 2, status: "pass", durationMs: 10 }], early);
+    // The legal re-run, one request after the other as hil-runner sends them; then no further try.
+    expect((await submit([{ test: "radio_tx", try: 1, status: "fail", durationMs: 10 }])).statusCode).toBe(200);
+    expect((await submit([{ test: "radio_tx", try: 2, status: "pass", durationMs: 10 }])).statusCode).toBe(200);
+    await refused(
+      [{ test: "radio_tx", try: 3, status: "pass", durationMs: 10 }],
+      "radio_tx try 3: this job re-runs a failed test at most 1 time(s), so its tries go up to 2",
+    );
+    await r.call(`/attempts/${lease.attemptId}/finish`, { status: "completed", reason: "completed" });
+    expect((await getRun(id)).status).toBe("passed");
+    expect((await results(id))[0]).toMatchObject({ test: "radio_tx", status: "pass", flaky: true, tries: 2 });
   });
 });
 

@@ -119,8 +119,8 @@ describe("hil CLI", () => {
     expect(results.exitCode, results.stderr).toBe(0);
     const items = (JSON.parse(results.stdout) as { results: { test: string; status: string; message: string }[] }).results;
     expect(items.map((r) => [r.test, r.status, r.message])).toEqual([
-      ["t1", "not_run", "job cancelled before it got boards"],
-      ["t2", "not_run", "job cancelled before it got boards"],
+      ["t1", "not_run", expect.stringMatching(/^cancelled by .+ before it got boards$/)],
+      ["t2", "not_run", expect.stringMatching(/^cancelled by .+ before it got boards$/)],
     ]);
 
     const again = await hil(["jobs", "cancel", job.jobId]);

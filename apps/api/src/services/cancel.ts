@@ -20,7 +20,10 @@ async function cancelJobIn(tx: Parameters<Parameters<PrismaClient["$transaction"
   const fresh = await tx.job.findUniqueOrThrow({ where: { id: jobId } });
   if (!isTerminalJob(fresh.status)) {
     assertTransition("job", jobId, fresh.status, "cancelled");
-    await tx.job.update({ where: { id: jobId }, data: { status: "cancelled", endReason: "cancelled", finishedAt: new Date() } });
+    await tx.job.update({
+      where: { id: jobId },
+      data: { status: "cancelled", endReason: "cancelled", endMessage: reason, finishedAt: new Date() },
+    });
   }
 }
 
@@ -70,15 +73,17 @@ export async function expireQueuedJob(db: PrismaClient, jobId: string, runnerTim
     if (job.status !== "queued" || !job.queueDeadline || job.queueDeadline.getTime() > Date.now()) return false;
     assertTransition("job", jobId, job.status, "error");
     const why = (await waitingReasons(tx, [job], runnerTimeoutMs)).get(job.id);
-    await tx.job.update({ where: { id: jobId }, data: { status: "error", endReason: "queue_timeout", finishedAt: new Date() } });
-    await rollUpRun(tx, job.runId);
-    const seconds = Math.round((job.queueTimeoutMs ?? 0) / 1000);
+    const ms = job.queueTimeoutMs ?? 0;
+    const seconds = ms % 1000 === 0 ? String(ms / 1000) : (ms / 1000).toFixed(1);
     const attempts = job._count.attempts;
     const waited = attempts === 0 ? `not started within ${seconds} s` : `not retried within ${seconds} s of its attempt ${attempts} ending`;
-    await tx.run.updateMany({
-      where: { id: job.runId, message: null },
-      data: { message: `${job.suite}: queue_timeout: ${waited}: ${why}` },
+    const endMessage = `${waited}: ${why}`;
+    await tx.job.update({
+      where: { id: jobId },
+      data: { status: "error", endReason: "queue_timeout", endMessage, finishedAt: new Date() },
     });
+    await rollUpRun(tx, job.runId);
+    await tx.run.updateMany({ where: { id: job.runId, message: null }, data: { message: `${job.suite}: queue_timeout: ${endMessage}` } });
     return true;
   });
 }

@@ -390,7 +390,9 @@ export async function getRunResults(db: Db, catalog: SuiteCatalog, runId: string
     if (!attempt) {
       if (job.status === "queued" || job.status === "running") continue;
       const why =
-        job.endReason === "queue_timeout" ? "no boards became free before the queue timeout" : `job ${job.status} before it got boards`;
+        job.endReason === "queue_timeout"
+          ? `queue_timeout: ${job.endMessage ?? "not started before its queue timeout"}`
+          : `${job.endMessage ?? `job ${job.status}`} before it got boards`;
       for (const test of job.tests) {
         items.push({
           suite: job.suite,
@@ -413,7 +415,11 @@ export async function getRunResults(db: Db, catalog: SuiteCatalog, runId: string
     const endedWaiting =
       job.endReason === null
         ? undefined
-        : `${job.endReason === "queue_timeout" ? "no boards became free for a retry before the queue timeout" : `job ${job.status} while waiting for a retry`} (attempt ${attempt.number} ended ${attempt.endReason ?? attempt.status})`;
+        : `${
+            job.endReason === "queue_timeout"
+              ? `queue_timeout: ${job.endMessage ?? "not retried before its queue timeout"}`
+              : `${job.endMessage ?? `job ${job.status}`} while waiting for a retry`
+          } (attempt ${attempt.number} ended ${attempt.endReason ?? attempt.status})`;
     for (const test of job.tests) {
       const tries = attempt.results.filter((r) => r.test === test);
       const r = tries.at(-1);
