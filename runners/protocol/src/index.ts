@@ -282,6 +282,26 @@ export type RunList = z.infer<typeof RunList>;
 const storedText = (max?: number) =>
   (max === undefined ? z.string() : z.string().max(max)).overwrite((s) => s.replaceAll("\u0000", "\u2400"));
 
+/**
+ * A name a runner sends that the API looks up or stores (a test, a role). Unlike a message it is refused rather
+ * than rewritten when it holds a NUL: a rewritten name would never match the job's.
+ */
+const storedName = (field: string) =>
+  z
+    .string()
+    .min(1, `${field} must not be empty`)
+    .refine((s) => !s.includes("\u0000"), `${field} must not contain NUL characters`);
+
+/** Largest value of a Postgres integer column: durations and byte offsets are stored as int4. */
+const INT4_MAX = 2_147_483_647;
+
+const storedInt = (field: string) =>
+  z
+    .number()
+    .int(`${field} must be a whole number`)
+    .min(0, `${field} must not be negative`)
+    .max(INT4_MAX, `${field} must be at most ${INT4_MAX} (the largest value stored)`);
+
 export const Measurements = z.record(
   z.string().refine((k) => !k.includes("\u0000"), "measurement names must not contain NUL characters"),
   z.union([z.number(), storedText(), z.boolean()]),
@@ -357,7 +377,16 @@ export type ErrorBody = z.infer<typeof ErrorBody>;
 export const RunnerBoard = z.object({
   name: Name.describe("Stable board name within this runner, e.g. nrf-1"),
   type: Name.describe("Board type, e.g. nrf52840dk"),
-  tags: z.array(z.string().min(1).max(100)).max(50).default([]),
+  tags: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(100)
+        .refine((t) => !t.includes("\u0000"), "tags must not contain NUL characters"),
+    )
+    .max(50)
+    .default([]),
   group: Name.optional().describe("Shared physical environment, e.g. the RF enclosure the board sits in"),
 });
 export type RunnerBoard = z.infer<typeof RunnerBoard>;
@@ -366,8 +395,8 @@ export const RegisterRunnerBody = z
   .object({
     registrationToken: z.string().min(10).describe("One-time registration token from an admin"),
     name: Name,
-    hostname: z.string().max(255).optional(),
-    version: z.string().max(50).optional(),
+    hostname: storedText(255).optional(),
+    version: storedText(50).optional(),
   })
   .strict();
 export type RegisterRunnerBody = z.infer<typeof RegisterRunnerBody>;
@@ -391,7 +420,15 @@ export const SyncBoardsResponse = z.object({
 export type SyncBoardsResponse = z.infer<typeof SyncBoardsResponse>;
 
 export const HeartbeatBody = z
-  .object({ attemptIds: z.array(z.string()).max(64).default([]).describe("Attempts the runner is working on") })
+  .object({
+    attemptIds: z
+      .array(z.uuid({ error: "attemptIds must hold attempt ids (UUIDs) from leases" }))
+      .max(64)
+      .default([])
+      .describe(
+        "Every attempt the runner is working on. A running attempt of this runner that is missing here, and was leased more than a few seconds ago, is ended as error (lease_lost) and its job retried",
+      ),
+  })
   .strict();
 export type HeartbeatBody = z.infer<typeof HeartbeatBody>;
 
@@ -461,8 +498,13 @@ export type LeaseResponse = z.infer<typeof LeaseResponse>;
 
 export const LogChunkBody = z
   .object({
-    role: z.string(),
-    offset: z.number().int().min(0).describe("Byte offset of this chunk in the role's serial log"),
+    role: storedName("role"),
+    offset: z
+      .number()
+      .int()
+      .min(0)
+      .max(INT4_MAX, `offset must be at most ${INT4_MAX}`)
+      .describe("Byte offset of this chunk in the role's serial log"),
     data: z.base64().max(2_000_000).describe("Chunk bytes, base64"),
   })
   .strict();
@@ -473,13 +515,21 @@ export type LogChunkResponse = z.infer<typeof LogChunkResponse>;
 
 export const SubmittedResult = z
   .object({
-    test: z.string(),
-    try: z.number().int().min(1).max(20).default(1).describe("1 for the first run; re-runs of a failed test count up"),
+    test: storedName("test"),
+    try: z
+      .number()
+      .int()
+      .min(1)
+      .max(20)
+      .default(1)
+      .describe(
+        "1 for the first run; a re-run counts up and is accepted only up to the lease's reruns + 1, after the previous try failed (recorded earlier or in the same request)",
+      ),
     status: TestStatus,
-    durationMs: z.number().int().min(0),
+    durationMs: storedInt("durationMs"),
     message: storedText(10_000).optional(),
     measurements: Measurements.optional(),
-    logSpan: z.object({ role: z.string(), start: z.number().int().min(0), end: z.number().int().min(0) }).optional(),
+    logSpan: z.object({ role: storedName("logSpan.role"), start: storedInt("logSpan.start"), end: storedInt("logSpan.end") }).optional(),
   })
   .strict();
 export type SubmittedResult = z.infer<typeof SubmittedResult>;
@@ -491,8 +541,7 @@ export const SubmitResultsResponse = z.object({ recorded: z.number() });
 export type SubmitResultsResponse = z.infer<typeof SubmitResultsResponse>;
 
 /** Infra reasons a runner may give for ending an attempt as `error`. */
-export const AttemptEndReason = z.enum([
-  "completed",
+export const RunnerErrorReason = z.enum([
   "flash_failed",
   "firmware_unavailable",
   "board_unavailable",
@@ -501,19 +550,54 @@ export const AttemptEndReason = z.enum([
   "flash_timeout",
   "boot_timeout",
   "timeout",
-  "cancelled",
   "runner_shutdown",
-  "runner_lost",
 ]);
+export type RunnerErrorReason = z.infer<typeof RunnerErrorReason>;
+
+/**
+ * Every reason an attempt can end with (`Attempt.endReason`): the runner's (`completed`, `cancelled` and the
+ * error reasons above) and the server's own: `runner_lost` (heartbeats stopped, or the runner restarted) and
+ * `lease_lost` (the runner's heartbeats do not list the attempt: its lease never reached it, or it forgot it).
+ */
+export const AttemptEndReason = z.enum(["completed", ...RunnerErrorReason.options, "cancelled", "runner_lost", "lease_lost"]);
 export type AttemptEndReason = z.infer<typeof AttemptEndReason>;
 
-export const FinishAttemptBody = z
-  .object({
-    status: z.enum(["completed", "error", "cancelled"]),
-    reason: AttemptEndReason,
-    message: storedText(10_000).optional(),
-  })
-  .strict();
+const FINISH_PAIRS = `completed/completed, error/<${RunnerErrorReason.options.join("|")}>, or cancelled/cancelled (only for an attempt the API cancelled)`;
+
+/**
+ * How a runner ends an attempt: the status and reason pairs it may send. `cancelled` only acknowledges a
+ * cancellation the API made (the heartbeat said so); a runner that must give up ends the attempt as `error`, so
+ * the job is retried. `runner_lost` and `lease_lost` are the server's to give.
+ */
+export const FinishAttemptBody = z.discriminatedUnion(
+  "status",
+  [
+    z
+      .object({
+        status: z.literal("completed"),
+        reason: z.literal("completed", { error: `a completed attempt has reason "completed"; allowed: ${FINISH_PAIRS}` }),
+        message: storedText(10_000).optional(),
+      })
+      .strict(),
+    z
+      .object({
+        status: z.literal("error"),
+        reason: z.enum(RunnerErrorReason.options, {
+          error: `an error finish needs an infra reason a runner may give; allowed: ${FINISH_PAIRS}`,
+        }),
+        message: storedText(10_000).optional(),
+      })
+      .strict(),
+    z
+      .object({
+        status: z.literal("cancelled"),
+        reason: z.literal("cancelled", { error: `a cancelled attempt has reason "cancelled"; allowed: ${FINISH_PAIRS}` }),
+        message: storedText(10_000).optional(),
+      })
+      .strict(),
+  ],
+  { error: `status must be completed, error or cancelled; allowed: ${FINISH_PAIRS}` },
+);
 export type FinishAttemptBody = z.infer<typeof FinishAttemptBody>;
 
 export const FinishAttemptResponse = z.object({ jobStatus: JobStatus });

@@ -95,46 +95,72 @@ const notRunning = (a: Pick<AttemptRow, "id" | "status" | "endReason">) =>
 
 export type ResultsItem = { runnerId: string; attemptId: string; results: SubmittedResult[] };
 
+/** A row the results statement refused, and why: its whole request is refused. */
+type Problem = { item: number; test: string; try: number; problem: "test" | "reruns" | "no_failed_try" };
+
 /**
  * Records results of running attempts; re-submitting a test's result updates it (one row per attempt, test and
  * try). The insert locks each attempt row FOR SHARE, so it waits for a finish in flight and then finds the attempt
  * ended: a result cannot slip in after its attempt was judged.
+ *
+ * A re-run (try n > 1) is accepted only within the job's reruns (n ≤ reruns + 1) and after try n - 1 of the same
+ * test failed, as recorded before this request or in the same request: that is how a runner re-runs a failed
+ * test, and what makes a pass after a fail mean flaky.
  */
 export async function submitResultsBatch(pool: pg.Pool, items: ResultsItem[]): Promise<Outcome<{ recorded: number }>[]> {
-  // The last submission of an (attempt, runner, test, try) in the batch wins, as it would one request after another.
-  const rows = new Map<string, { item: number; runnerId: string; attemptId: string; r: SubmittedResult }>();
-  items.forEach((it, item) => {
-    for (const r of it.results)
-      rows.set(`${it.attemptId}/${it.runnerId}/${r.test}/${r.try}`, { item, runnerId: it.runnerId, attemptId: it.attemptId, r });
+  // Within one request, the last submission of a test and try wins. Across the batch's requests that is decided in
+  // SQL, among the accepted requests only: a refused request must not displace an accepted one's row.
+  const w = items.flatMap((it, item) => {
+    const last = new Map<string, SubmittedResult>();
+    for (const r of it.results) last.set(JSON.stringify([r.test, r.try]), r);
+    return [...last.values()].map((r) => ({ item, runnerId: it.runnerId, attemptId: it.attemptId, r }));
   });
-  const w = [...rows.values()];
   // One statement: lock the attempts FOR SHARE (a finish in flight holds them FOR UPDATE, so a result cannot slip
   // in after its attempt was judged), drop every item with any row that does not belong (wrong runner, attempt
-  // not running, test not in the job), write the rest. The attempt rows come back for the messages.
-  const { rows: attempts } = await pool.query<AttemptRow>({
+  // not running, test not in the job, a try it may not have), write the rest. The attempt rows come back for the
+  // messages, with the refused rows of each.
+  const { rows: attempts } = await pool.query<
+    Pick<AttemptRow, "id" | "runnerId" | "status" | "endReason" | "tests"> & { reruns: number; problems: Problem[] | null }
+  >({
     // Not a named (prepared) statement: its cached generic plan was chosen on the tables' size when the
     // connection was young, and went on scanning whole tables long after they had grown.
     text: `WITH a AS (
-       SELECT a.id, a."runnerId", a.status::text AS status, a."endReason", a."jobId", j.tests, j.suite
+       SELECT a.id, a."runnerId", a.status::text AS status, a."endReason", a."jobId", j.tests, j.suite, j.reruns
        FROM "Attempt" a JOIN "Job" j ON j.id = a."jobId" WHERE a.id = ANY($1::uuid[]) FOR SHARE OF a
      ), x AS (
        SELECT * FROM unnest($2::int[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::int[], $8::text[], $9::int[], $10::text[],
                             $11::jsonb[], $12::text[], $13::int[], $14::int[])
          AS x(item, aid, runner, id, test, try, status, duration, message, measurements, role, start, stop)
      ), bad AS (
-       SELECT DISTINCT x.item FROM x LEFT JOIN a ON a.id = x.aid
+       SELECT x.item, x.aid, x.test, x.try,
+              CASE WHEN a.id IS NULL OR a."runnerId" IS DISTINCT FROM x.runner OR a.status <> 'running' THEN 'attempt'
+                   WHEN NOT (x.test = ANY(a.tests)) THEN 'test'
+                   WHEN x.try > a.reruns + 1 THEN 'reruns'
+                   ELSE 'no_failed_try' END AS problem
+       FROM x LEFT JOIN a ON a.id = x.aid
        WHERE a.id IS NULL OR a."runnerId" IS DISTINCT FROM x.runner OR a.status <> 'running' OR NOT (x.test = ANY(a.tests))
+          OR x.try > a.reruns + 1
+          -- The previous try as this request has it, else as stored; looked up only for re-runs, which are rare.
+          OR (x.try > 1 AND coalesce(
+                (SELECT p.status FROM x p WHERE p.item = x.item AND p.test = x.test AND p.try = x.try - 1),
+                (SELECT tr.status::text FROM "TestResult" tr WHERE tr."attemptId" = x.aid AND tr.test = x.test AND tr.try = x.try - 1)
+              ) IS DISTINCT FROM 'fail')
      ), ins AS (
        INSERT INTO "TestResult" (id, "attemptId", "jobId", suite, test, try, status, "durationMs", message, measurements, "logRole", "logStart", "logEnd")
-       SELECT x.id, x.aid, a."jobId", a.suite, x.test, x.try, x.status::"TestStatus", x.duration, x.message, x.measurements, x.role, x.start, x.stop
+       SELECT DISTINCT ON (x.aid, x.test, x.try)
+              x.id, x.aid, a."jobId", a.suite, x.test, x.try, x.status::"TestStatus", x.duration, x.message, x.measurements, x.role, x.start, x.stop
        FROM x JOIN a ON a.id = x.aid
        WHERE x.item NOT IN (SELECT item FROM bad)
+       -- The last accepted request of the batch wins, as it would one request after another.
+       ORDER BY x.aid, x.test, x.try, x.item DESC
        ON CONFLICT ("attemptId", test, try) DO UPDATE SET status = excluded.status, "durationMs" = excluded."durationMs",
          message = excluded.message, measurements = excluded.measurements, "logRole" = excluded."logRole",
          "logStart" = excluded."logStart", "logEnd" = excluded."logEnd"
-       RETURNING 1
      )
-     SELECT a.id, a."runnerId", a.status, a."endReason", a.tests, (SELECT count(*) FROM ins)::int AS written FROM a`,
+     SELECT a.id, a."runnerId", a.status, a."endReason", a.tests, a.reruns,
+            (SELECT json_agg(json_build_object('item', b.item, 'test', b.test, 'try', b.try, 'problem', b.problem) ORDER BY b.item, b.test, b.try)
+             FROM bad b WHERE b.aid = a.id AND b.problem <> 'attempt') AS problems
+     FROM a`,
     values: [
       [...new Set(items.map((i) => i.attemptId))],
       w.map((x) => x.item),
@@ -153,16 +179,24 @@ export async function submitResultsBatch(pool: pg.Pool, items: ResultsItem[]): P
     ],
   });
   const byId = new Map(attempts.map((r) => [r.id, r]));
-  // The same checks the statement made, in the same snapshot, now for the messages.
-  return items.map((item) => {
+  // The statement's verdicts, now for the messages: attempt-level ones from the attempt row (same snapshot), the
+  // others from the rows it refused.
+  return items.map((item, i) => {
     const a = byId.get(item.attemptId);
     if (!a || a.runnerId !== item.runnerId) return notFound("attempt", item.attemptId);
     if (a.status !== "running") return notRunning(a);
-    const unknown = item.results.filter((r) => !a.tests.includes(r.test)).map((r) => r.test);
+    const mine = (a.problems ?? []).filter((p) => p.item === i);
+    if (mine.length === 0) return { recorded: item.results.length };
+    const unknown = [...new Set(mine.filter((p) => p.problem === "test").map((p) => p.test))];
     if (unknown.length > 0) {
       return new AppError(ErrorCode.VALIDATION, `tests not part of this job: ${unknown.join(", ")}; expected one of ${a.tests.join(", ")}`);
     }
-    return { recorded: item.results.length };
+    const why = mine.map((p) =>
+      p.problem === "reruns"
+        ? `${p.test} try ${p.try}: this job re-runs a failed test at most ${a.reruns} time(s), so its tries go up to ${a.reruns + 1}`
+        : `${p.test} try ${p.try}: a re-run is taken only after try ${p.try - 1} of the test failed; submit that failed try first`,
+    );
+    return new AppError(ErrorCode.VALIDATION, why.join("; "));
   });
 }
 
@@ -179,20 +213,25 @@ export async function finishCompletedBatch(pool: pg.Pool, items: FinishItem[]): 
   const ids = arrayLiteral([...new Set(items.map((i) => i.attemptId))], "uuid");
   const client = await pool.connect();
   try {
-    // Round trip 1: BEGIN, lock runs then attempts (one statement, ordered by run), and read what the decisions
-    // need. Job statuses of a locked run cannot change under us: every writer locks the run first.
-    const [, locked, runJobs, quarantine] = (await client.query(
+    // Round trip 1: BEGIN, lock runs then attempts (one statement, ordered by run), then read what the decisions
+    // need. Job statuses of a locked run cannot change under us: every writer locks the run first. The reads are
+    // statements of their own, after the lock: a statement sees what was committed when it began, so results
+    // read by the locking statement itself would miss a results batch that committed while it waited.
+    const [, , locked, runJobs, quarantine] = (await client.query(
       `BEGIN;
+       SELECT a.id FROM "Attempt" a JOIN "Job" j ON j.id = a."jobId" JOIN "Run" r ON r.id = j."runId"
+       WHERE a.id = ANY(${ids}) ORDER BY r.id, a.id FOR UPDATE OF r, a;
        SELECT a.id, a."runnerId", a.status::text AS status, a."endReason", a.number, j.id AS "jobId", j."runId",
               j.status::text AS "jobStatus", j.tests, j.suite, j."maxAttempts", r.status::text AS "runStatus",
               coalesce((SELECT json_agg(json_build_object('test', tr.test, 'try', tr.try, 'status', tr.status))
                         FROM "TestResult" tr WHERE tr."attemptId" = a.id), '[]') AS results
        FROM "Attempt" a JOIN "Job" j ON j.id = a."jobId" JOIN "Run" r ON r.id = j."runId"
-       WHERE a.id = ANY(${ids}) ORDER BY r.id, a.id FOR UPDATE OF r, a;
+       WHERE a.id = ANY(${ids});
        SELECT j."runId", j.id, j.status::text AS status FROM "Job" j
        WHERE j."runId" IN (SELECT j2."runId" FROM "Job" j2 JOIN "Attempt" a ON a."jobId" = j2.id WHERE a.id = ANY(${ids}));
        SELECT suite || '/' || test AS key FROM "Quarantine" WHERE "expiresAt" IS NULL OR "expiresAt" > now();`,
     )) as unknown as [
+      unknown,
       unknown,
       pg.QueryResult<AttemptRow & { runStatus: RunStatus; results: { test: string; try: number; status: TestStatus }[] }>,
       pg.QueryResult<{ runId: string; id: string; status: JobStatus }>,

@@ -70,15 +70,61 @@ export async function syncBoards(db: PrismaClient, runnerId: string, boards: Run
   };
 }
 
-/** Records that the runner is alive; tells it which of its attempts to stop (cancelled, timed out, taken away). */
-export async function heartbeat(db: Db, runnerId: string, attemptIds: string[]): Promise<{ cancel: string[] }> {
+/**
+ * How long after its lease a running attempt may be missing from its runner's heartbeats before it counts as
+ * unknown to the runner. A heartbeat sent while the lease answer was still on its way (an idle beat crossing the
+ * lease) does not list it yet; hil-runner lists a new attempt within half a second of receiving it. Five seconds
+ * covers the delivery of both, and is far below the job timeout a lost lease would otherwise hold its boards for.
+ */
+export const LEASE_DELIVERY_MS = 5_000;
+
+export type HeartbeatOptions = {
+  runnerName: string;
+  /** When the request arrived (Date.now()): an attempt leased after that cannot be in it. */
+  receivedAt: number;
+  boardBadAfter: number;
+  leaseDeliveryMs?: number;
+};
+
+/**
+ * Records that the runner is alive; tells it which of the attempts it lists to stop (cancelled, timed out, taken
+ * away). A running attempt of this runner that the heartbeat does not list, leased more than `leaseDeliveryMs`
+ * before the heartbeat arrived, is one the runner does not know (its lease answer was lost, or it dropped the
+ * attempt): it is ended as error `lease_lost` at once, and its job retried, instead of holding its boards until
+ * the job timeout. Returns the attempts so ended too.
+ */
+export async function heartbeat(
+  db: PrismaClient,
+  runnerId: string,
+  attemptIds: string[],
+  options: HeartbeatOptions,
+): Promise<{ cancel: string[]; lost: string[] }> {
   const now = new Date();
   await db.runner.update({ where: { id: runnerId }, data: { lastSeenAt: now } });
   await db.board.updateMany({ where: { runnerId, present: true }, data: { lastSeenAt: now } });
-  if (attemptIds.length === 0) return { cancel: [] };
-  const alive = await db.attempt.findMany({ where: { id: { in: attemptIds }, runnerId, status: "running" }, select: { id: true } });
-  const running = new Set(alive.map((a) => a.id));
-  return { cancel: attemptIds.filter((id) => !running.has(id)) };
+  // Ages are measured on the database's clock (startedAt is its now()), back from when the heartbeat arrived: the
+  // time it spent waiting here for a connection is added, so a slow answer cannot make a new lease look old.
+  const windowMs = (options.leaseDeliveryMs ?? LEASE_DELIVERY_MS) + Math.max(0, Date.now() - options.receivedAt);
+  const running = await db.$queryRaw<{ id: string; ageMs: number; due: boolean }[]>`
+    SELECT id::text AS id, (extract(epoch FROM now() - "startedAt") * 1000)::float8 AS "ageMs",
+           "startedAt" < now() - ${windowMs} * interval '1 millisecond' AS due
+    FROM "Attempt" WHERE "runnerId" = ${runnerId}::uuid AND status = 'running'`;
+  const listed = new Set(attemptIds);
+  const alive = new Set(running.map((a) => a.id));
+  const lost: string[] = [];
+  for (const a of running) {
+    if (listed.has(a.id) || !a.due) continue;
+    const ended = await db.$transaction((tx) =>
+      endAttempt(tx, a.id, {
+        status: "error",
+        reason: "lease_lost",
+        message: `runner ${options.runnerName} does not know this attempt: its heartbeat did not list it ${Math.round(a.ageMs / 1000)} s after the lease (the lease answer was lost, or the runner dropped the attempt)`,
+        boardBadAfter: options.boardBadAfter,
+      }),
+    );
+    if (ended !== undefined) lost.push(a.id);
+  }
+  return { cancel: attemptIds.filter((id) => !alive.has(id)), lost };
 }
 
 /**
@@ -167,6 +213,14 @@ export type EndAttemptInput = {
   boardBadAfter?: number | undefined;
 };
 
+export type EndAttemptOptions = {
+  /**
+   * Checked after the locks, for a caller that picked the attempt from a read made before them: false leaves the
+   * attempt running (endAttempt returns undefined), because what made it due no longer holds.
+   */
+  stillDue?: (db: Db) => Promise<boolean>;
+};
+
 export type EndDecision = {
   /** Tests the attempt did not report, with the status and message they get. */
   missing: { test: string; status: TestStatus; message: string }[];
@@ -214,7 +268,12 @@ export function decideEnd(
  * (`error` with the infra message, or `not_run`), the job passes/fails/errors or goes back to the queue for a
  * retry, and the run's status is rolled up. Returns undefined when the attempt had already ended (idempotent).
  */
-export async function endAttempt(db: Db, attemptId: string, input: EndAttemptInput): Promise<JobStatus | undefined> {
+export async function endAttempt(
+  db: Db,
+  attemptId: string,
+  input: EndAttemptInput,
+  options: EndAttemptOptions = {},
+): Promise<JobStatus | undefined> {
   // Row locks, always run before attempt (the order every writer uses, so they cannot deadlock): a finish, the
   // reaper, a watchdog and a cancel may race to end the same attempt; the first one wins and the others see it ended.
   await db.$queryRaw`SELECT r.id FROM "Run" r JOIN "Job" j ON j."runId" = r.id JOIN "Attempt" a ON a."jobId" = j.id
@@ -223,6 +282,7 @@ export async function endAttempt(db: Db, attemptId: string, input: EndAttemptInp
   const attempt = await db.attempt.findUnique({ where: { id: attemptId }, include: { job: true, results: true } });
   if (!attempt) throw notFound("attempt", attemptId);
   if (attempt.status !== "running") return undefined;
+  if (options.stillDue && !(await options.stillDue(db))) return undefined;
   assertTransition("attempt", attemptId, attempt.status, input.status);
   await db.attempt.update({
     where: { id: attemptId },
@@ -291,24 +351,49 @@ async function updateBoardHealth(db: Db, attemptId: string, input: EndAttemptInp
   }
 }
 
+/**
+ * Ends an attempt as its runner reports (an infra error, or the acknowledgement of a cancellation). A repeat of
+ * the finish that ended it (a retry after a lost response, or the same finish sent twice at once) gets the same
+ * answer; a finish that contradicts how it ended is refused.
+ */
 export async function finishAttempt(db: PrismaClient, runnerId: string, attemptId: string, body: FinishAttemptBody, boardBadAfter: number) {
   return db.$transaction(async (tx) => {
-    const attempt = await tx.attempt.findUnique({ where: { id: attemptId }, include: { job: true } });
-    if (!attempt || attempt.runnerId !== runnerId) throw notFound("attempt", attemptId);
-    const status = await endAttempt(tx, attemptId, { ...body, boardBadAfter });
-    if (status === undefined) {
-      // A retried finish after a lost response is fine; finishing an attempt the server gave up on is not.
-      if (attempt.status === body.status && attempt.endReason === body.reason) return { jobStatus: attempt.job.status };
+    const owner = await tx.attempt.findUnique({ where: { id: attemptId }, select: { runnerId: true } });
+    if (!owner || owner.runnerId !== runnerId) throw notFound("attempt", attemptId);
+    // A runner's `cancelled` only acknowledges a cancellation the API made: ending a running attempt that way would
+    // end its job for good, without the retry an infra error gets.
+    const status = body.status === "cancelled" ? undefined : await endAttempt(tx, attemptId, { ...body, boardBadAfter });
+    if (status !== undefined) return { jobStatus: status };
+    // Read again now, after endAttempt's locks: a finish racing this one may have ended the attempt meanwhile, and
+    // a read from before the locks would still say running.
+    const attempt = await tx.attempt.findUniqueOrThrow({
+      where: { id: attemptId },
+      select: { status: true, endReason: true, number: true, job: { select: { status: true, tests: true, maxAttempts: true } } },
+    });
+    if (attempt.status === "running") {
+      throw new AppError(
+        ErrorCode.CONFLICT,
+        `attempt ${attemptId} is running: only the API cancels an attempt (POST /api/v1/runs/:id/cancel); finish it as error with a reason so its job is retried`,
+      );
+    }
+    if (attempt.status !== body.status || attempt.endReason !== body.reason) {
+      // Finishing an attempt the server already ended otherwise (cancelled, timed out, runner lost) is refused.
       throw new AppError(
         ErrorCode.ATTEMPT_NOT_RUNNING,
         `attempt ${attemptId} already ended as ${attempt.status} (${attempt.endReason ?? "no reason"})`,
       );
     }
-    return { jobStatus: status };
+    // The outcome this end gave its job (for an error or a cancellation it does not depend on the results), not
+    // the job's status now: a retry may have moved the job on since.
+    const jobStatus = body.status === "completed" ? attempt.job.status : decideEnd(attempt.job, attempt.number, [], body).next;
+    return { jobStatus };
   });
 }
 
-/** Ends the attempts of runners silent for longer than `timeoutMs` as runner_lost. Returns the attempts ended. */
+/**
+ * Ends the attempts of runners silent for longer than `timeoutMs` as runner_lost. Returns the attempts ended.
+ * The silence is checked again after each attempt's locks: heartbeats may have resumed since the list was read.
+ */
 export async function reapLostRunners(db: PrismaClient, timeoutMs: number, boardBadAfter: number): Promise<string[]> {
   const cutoff = new Date(Date.now() - timeoutMs);
   const stale = await db.attempt.findMany({
@@ -318,12 +403,26 @@ export async function reapLostRunners(db: PrismaClient, timeoutMs: number, board
   const ended: string[] = [];
   for (const a of stale) {
     const done = await db.$transaction((tx) =>
-      endAttempt(tx, a.id, {
-        status: "error",
-        reason: "runner_lost",
-        message: `runner ${a.runner?.name ?? "(deleted)"} stopped sending heartbeats`,
-        boardBadAfter,
-      }),
+      endAttempt(
+        tx,
+        a.id,
+        {
+          status: "error",
+          reason: "runner_lost",
+          message: `runner ${a.runner?.name ?? "(deleted)"} stopped sending heartbeats`,
+          boardBadAfter,
+        },
+        {
+          // The runner row is read, not locked: a scheduling pass locks runners before runs, so locking it after the
+          // run would risk a deadlock. A heartbeat that lands after this check is told to stop by the next one.
+          stillDue: async (tx) => {
+            const [row] = await tx.$queryRaw<{ due: boolean }[]>`
+              SELECT r.id IS NULL OR r."lastSeenAt" < ${cutoff} AS due
+              FROM "Attempt" a LEFT JOIN "Runner" r ON r.id = a."runnerId" WHERE a.id = ${a.id}::uuid`;
+            return row?.due === true;
+          },
+        },
+      ),
     );
     if (done) ended.push(a.id);
   }
@@ -358,13 +457,14 @@ export async function timeOutAttempts(
 }
 
 /** Ends attempts the runner itself reports as orphaned (it restarted while they were running). */
-export async function endOrphanedAttempts(db: PrismaClient, attemptIds: string[], runnerName: string) {
+export async function endOrphanedAttempts(db: PrismaClient, attemptIds: string[], runnerName: string, boardBadAfter: number) {
   for (const id of attemptIds) {
     await db.$transaction((tx) =>
       endAttempt(tx, id, {
         status: "error",
         reason: "runner_lost",
         message: `runner ${runnerName} restarted while the attempt was running`,
+        boardBadAfter,
       }),
     );
   }

@@ -17,7 +17,7 @@ import { createTestDatabase, dropRedisPrefix, TEST_REDIS_URL, uniquePrefix } fro
 
 /**
  * A fixed catalog, so API tests do not depend on how the real suites evolve: one two-role radio suite shaped like
- * ieee802154's core (radio_tx on tx, radio_rx on tx + rx).
+ * ieee802154's core (radio_tx on tx, radio_rx on tx + rx), re-running a failed test once.
  */
 export const TEST_SUITES: SuiteCatalog = new Map([
   [
@@ -34,6 +34,7 @@ export const TEST_SUITES: SuiteCatalog = new Map([
         { name: "radio_rx", description: "", roles: ["tx", "rx"] },
       ],
       timeoutMs: 60_000,
+      reruns: 1,
     },
   ],
 ]);
