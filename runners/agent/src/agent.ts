@@ -1,11 +1,12 @@
 /**
  * The runner daemon: announces its boards, heartbeats, long-polls for work, runs one attempt at a time and
- * finishes it. It survives API restarts (every call retries with backoff) and shuts down in two stages: the first
- * signal stops leasing and gives the current attempt a grace period to end, then it is aborted and reported as
- * `runner_shutdown` so the API can retry it elsewhere at once.
+ * finishes it. It survives API restarts (every call retries with backoff; the end of an attempt is retried until
+ * the API takes it) and shuts down in two stages: the first signal stops leasing and gives the current attempt a
+ * grace period to end, then it is aborted and reported as `runner_shutdown` so the API can retry it elsewhere at
+ * once; a second signal aborts it at once.
  */
 import type { Lab, Suite } from "@tock-hil/board";
-import type { HealthCheck, Lease } from "@tock-hil/protocol";
+import type { FinishAttemptBody, HealthCheck, Lease } from "@tock-hil/protocol";
 import type { Logger } from "pino";
 import { ApiError } from "./api-client.ts";
 import type { ApiClient } from "./api-client.ts";
@@ -13,8 +14,14 @@ import { runAttempt } from "./attempt-runner.ts";
 import type { FirmwareCache } from "./firmware-cache.ts";
 import { runHealthCheck } from "./health-check.ts";
 import type { LoadedLabConfig } from "./lab-config.ts";
+import { boundedDelay, sleep } from "./signals.ts";
+import { AttemptStop } from "./stop-reason.ts";
 
 const ATTEMPT_HEARTBEAT_MS = 500;
+/** After the shutdown's grace period, how long reporting the attempt's end may still be retried. */
+const SHUTDOWN_REPORT_MS = 10_000;
+/** After a second signal, the same: one short chance for an API that answers. */
+const ABORT_REPORT_MS = 2_000;
 
 export type AgentOptions = {
   api: ApiClient;
@@ -27,10 +34,17 @@ export type AgentOptions = {
 };
 
 export class Agent {
+  /** Stops leasing (first signal). */
   private readonly stopController = new AbortController();
+  /** Stops the heartbeat loop, once nothing needs it any more. */
+  private readonly heartbeatStop = new AbortController();
+  /** Gives up reporting an attempt's end (the shutdown ran out of time). */
+  private readonly reportStop = new AbortController();
   private current: { lease: Lease; controller: AbortController } | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatIntervalMs = 5_000;
+  /** Ends the heartbeat loop's current wait early; undefined while a heartbeat is in flight. */
+  private wakeHeartbeat: (() => void) | undefined;
+  private heartbeats: Promise<void> | undefined;
   private loop: Promise<void> | undefined;
 
   constructor(private readonly options: AgentOptions) {}
@@ -48,31 +62,55 @@ export class Agent {
         "the API had attempts running on this runner from before a restart; they were ended",
       );
     logger.info({ boards: synced.boards.map((b) => `${b.name} (${b.type}, ${b.health})`) }, "boards announced");
-    this.scheduleHeartbeat();
+    this.heartbeats = this.heartbeatLoop();
     this.loop = this.leaseLoop();
   }
 
-  private scheduleHeartbeat() {
+  /**
+   * The one heartbeat loop: a beat, then a wait, for the runner's whole life. Starting an attempt ends the wait
+   * early rather than starting another loop, so a lease that arrives while a heartbeat is in flight cannot double
+   * the heartbeats.
+   */
+  private async heartbeatLoop() {
+    const stop = this.heartbeatStop.signal;
+    while (!stop.aborted) {
+      await this.untilNextBeat(stop);
+      if (stop.aborted) return;
+      await this.beat();
+    }
+  }
+
+  private untilNextBeat(stop: AbortSignal): Promise<void> {
     // During an attempt, beat fast: the heartbeat answer is how a cancellation reaches the runner, and a cancelled
     // job must stop within 2 seconds.
     const interval = this.current ? Math.min(this.heartbeatIntervalMs, ATTEMPT_HEARTBEAT_MS) : this.heartbeatIntervalMs;
-    this.heartbeatTimer = setTimeout(() => {
-      void this.beat().finally(() => {
-        if (!this.stopController.signal.aborted || this.current) this.scheduleHeartbeat();
-      });
-    }, interval);
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stop.removeEventListener("abort", done);
+        this.wakeHeartbeat = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, boundedDelay(interval));
+      stop.addEventListener("abort", done, { once: true });
+      this.wakeHeartbeat = done;
+    });
   }
 
   private async beat() {
     const current = this.current;
     try {
-      const res = await this.options.api.heartbeat(current ? [current.lease.attemptId] : []);
-      if (current && res.cancel.includes(current.lease.attemptId) && this.current === current) {
-        this.options.logger.warn({ attemptId: current.lease.attemptId }, "the API cancelled the current attempt; stopping it");
-        current.controller.abort("cancelled");
+      const res = await this.options.api.heartbeat(current ? [current.lease.attemptId] : [], this.heartbeatStop.signal);
+      if (current && res.cancel.includes(current.lease.attemptId) && this.current === current && !current.controller.signal.aborted) {
+        // The answer does not say why; the refused finish at the end does, and is logged then.
+        this.options.logger.warn(
+          { attemptId: current.lease.attemptId },
+          "the API no longer runs the current attempt (cancelled, timed out by the API, or given up); stopping it",
+        );
+        current.controller.abort(new AttemptStop("ended_by_api", "the API ended the attempt (cancelled, timed out or given up)"));
       }
     } catch (err) {
-      this.options.logger.warn({ err: (err as Error).message }, "heartbeat failed; will retry");
+      if (!this.heartbeatStop.signal.aborted) this.options.logger.warn({ err: (err as Error).message }, "heartbeat failed; will retry");
     }
   }
 
@@ -94,7 +132,7 @@ export class Agent {
         // request every 30 s, not a storm.
         const delayMs = Math.min(30_000, 1000 * 2 ** Math.min(failures - 1, 5));
         logger.warn({ err: (err as Error).message, failures, delayMs }, "leasing failed; retrying");
-        await new Promise((r) => setTimeout(r, delayMs));
+        await sleep(delayMs, stop).catch(() => {});
         continue;
       }
       if (answer.healthCheck) await this.runHealthCheck(answer.healthCheck);
@@ -138,57 +176,70 @@ export class Agent {
   }
 
   private async runLease(lease: Lease) {
-    const { api, logger } = this.options;
+    const { api } = this.options;
+    const logger = this.options.logger.child({ attemptId: lease.attemptId, jobId: lease.jobId, runId: lease.runId });
     const controller = new AbortController();
     this.current = { lease, controller };
     // Switch to fast heartbeats now rather than after the current (slow) interval.
-    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
-    this.scheduleHeartbeat();
-    logger.info(
-      { attemptId: lease.attemptId, runId: lease.runId, suite: lease.suite, roles: lease.roles.map((r) => `${r.role}=${r.board}`) },
-      "attempt leased",
-    );
-    const timeout = setTimeout(() => controller.abort("timeout"), lease.timeoutMs);
+    this.wakeHeartbeat?.();
+    logger.info({ suite: lease.suite, roles: lease.roles.map((r) => `${r.role}=${r.board}`) }, "attempt leased");
     try {
-      let finish = await runAttempt(
+      const finish = await runAttempt(
         lease,
-        { api, lab: this.options.lab, cache: this.options.cache, suites: this.options.suites, logger },
+        { api, lab: this.options.lab, cache: this.options.cache, suites: this.options.suites, logger: this.options.logger },
         controller.signal,
       );
-      if (controller.signal.reason === "timeout")
-        finish = { status: "error", reason: "timeout", message: `the suite did not finish within ${lease.timeoutMs} ms` };
-      try {
-        await api.finish(lease.attemptId, finish);
-      } catch (err) {
-        // The API already ended it (cancelled, timed out, runner considered lost): nothing left to report.
-        if (err instanceof ApiError && (err.code === "ATTEMPT_NOT_RUNNING" || err.status === 404))
-          logger.info({ attemptId: lease.attemptId }, err.message);
-        else logger.error({ err, attemptId: lease.attemptId }, "could not report the end of the attempt");
-      }
+      // Heartbeats go on while the end is reported (this.current is still set), so the API keeps this runner alive
+      // through an outage of its own.
+      await this.report(lease, finish, logger);
     } finally {
-      clearTimeout(timeout);
       this.current = undefined;
     }
   }
 
-  /** Stops leasing; gives the current attempt `graceMs` to finish, then aborts it as runner_shutdown. */
+  /** Reports the end of the attempt, retrying until the API takes it, refuses it, or the shutdown gives up. */
+  private async report(lease: Lease, finish: FinishAttemptBody, logger: Logger) {
+    try {
+      await this.options.api.finish(lease.attemptId, finish, this.reportStop.signal);
+    } catch (err) {
+      if (err instanceof ApiError && (err.code === "ATTEMPT_NOT_RUNNING" || err.status === 404 || err.status === 409))
+        // Cancelled, timed out by the API's sweep, or given up as runner_lost: the API's message says which.
+        logger.info({ status: finish.status, reason: finish.reason, apiMessage: err.message }, "the API had already ended the attempt");
+      else if (err instanceof ApiError) logger.error({ err, finish }, "the API refused the end of the attempt");
+      else if (this.reportStop.signal.aborted)
+        logger.warn({ finish }, "stopped before the API took the end of the attempt; it will end it as runner_lost");
+      else logger.error({ err, finish }, "could not report the end of the attempt");
+    }
+  }
+
+  /**
+   * Stops leasing; gives the current attempt `graceMs` to finish, then aborts it as runner_shutdown. Reporting its
+   * end may go on SHUTDOWN_REPORT_MS longer (the API may be restarting too), then the runner gives up on it.
+   */
   async stop(graceMs: number): Promise<void> {
-    this.stopController.abort("runner_shutdown");
+    this.stopController.abort(new AttemptStop("runner_shutdown", "the runner is shutting down"));
     const current = this.current;
+    const timers: NodeJS.Timeout[] = [];
     if (current) {
       this.options.logger.info({ attemptId: current.lease.attemptId, graceMs }, "waiting for the current attempt before stopping");
-      const timer = setTimeout(() => current.controller.abort("runner_shutdown"), graceMs);
-      await this.loop;
-      clearTimeout(timer);
-    } else {
-      await this.loop;
+      timers.push(
+        setTimeout(
+          () => current.controller.abort(new AttemptStop("runner_shutdown", "the runner shut down: its grace period ran out")),
+          boundedDelay(graceMs),
+        ),
+        setTimeout(() => this.reportStop.abort(), boundedDelay(graceMs + SHUTDOWN_REPORT_MS)),
+      );
     }
-    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    await this.loop;
+    for (const t of timers) clearTimeout(t);
+    this.heartbeatStop.abort();
+    await this.heartbeats;
     await this.options.lab.close();
   }
 
-  /** Aborts the current attempt at once (second signal). */
+  /** Aborts the current attempt at once (second signal); its end gets one short chance to be reported. */
   abortNow(): void {
-    this.current?.controller.abort("runner_shutdown");
+    this.current?.controller.abort(new AttemptStop("runner_shutdown", "the runner shut down: a second signal"));
+    setTimeout(() => this.reportStop.abort(), ABORT_REPORT_MS).unref();
   }
 }

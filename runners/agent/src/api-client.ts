@@ -156,7 +156,8 @@ export class ApiClient {
     return this.request("POST", `/api/v1/runner/attempts/${attemptId}/results`, SubmitResultsResponse, { body: { results }, signal });
   }
 
-  async uploadAttemptArtifact(attemptId: string, name: string, mediaType: string, bytes: Uint8Array): Promise<void> {
+  /** Stores a file with the attempt (a capture, a flash log); `signal` bounds the upload and its retries. */
+  async uploadAttemptArtifact(attemptId: string, name: string, mediaType: string, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
     const qs = new URLSearchParams({ name, mediaType }).toString();
     for (let attempt = 0; ; attempt++) {
       try {
@@ -164,16 +165,16 @@ export class ApiClient {
           method: "POST",
           headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), "content-type": "application/octet-stream" },
           body: bytes,
-          signal: AbortSignal.timeout(120_000),
+          signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(120_000)]) : AbortSignal.timeout(120_000),
         });
         if (res.ok) return;
         const payload = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
         const err = new ApiError(res.status, payload.error?.code ?? `HTTP_${res.status}`, payload.error?.message ?? res.statusText);
         if (res.status < 500 || attempt >= this.retry.retries) throw err;
       } catch (err) {
-        if (err instanceof ApiError || attempt >= this.retry.retries) throw err;
+        if (err instanceof ApiError || signal?.aborted || attempt >= this.retry.retries) throw err;
       }
-      await sleep(Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** attempt));
+      await sleep(Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** attempt), signal);
     }
   }
 
@@ -181,7 +182,16 @@ export class ApiClient {
     return this.request("POST", `/api/v1/runner/boards/${encodeURIComponent(board)}/health`, HealthReportResponse, { body });
   }
 
-  finish(attemptId: string, body: FinishAttemptBody) {
-    return this.request("POST", `/api/v1/runner/attempts/${attemptId}/finish`, FinishAttemptResponse, { body });
+  /**
+   * Reports the end of an attempt. Retried until the API answers, however long it is down (with backoff capped at
+   * 5 s, each retry reported through `onRetry`): a verdict thrown away would end the job as runner_lost or timeout
+   * later. Only a 4xx (the attempt already ended, or is unknown) or `signal` ends the retrying.
+   */
+  finish(attemptId: string, body: FinishAttemptBody, signal?: AbortSignal) {
+    return this.request("POST", `/api/v1/runner/attempts/${attemptId}/finish`, FinishAttemptResponse, {
+      body,
+      signal,
+      retry: { retries: Infinity, baseDelayMs: 250, maxDelayMs: 5_000 },
+    });
   }
 }

@@ -1,16 +1,26 @@
 /**
  * Runs one leased attempt: verify and fetch firmware, flash every role's board, run the suite's tests against the
- * boards, stream serial output, report each result as soon as it is known, and finish. Every failure before the
+ * boards, stream serial output, report each result as soon as it is known, and clean up. Every failure before the
  * tests start is an infra error with a precise reason; a test that crashes is an `error` result, not a `fail`.
+ *
+ * Stopping. The attempt's signal (the API ended it, the runner shuts down) and the job's own bound (the lease's
+ * `timeoutMs`, kept here) stop whichever step is running: every board operation gets the signal, and the runner
+ * walks away from one that has not settled ABORT_SETTLE_MS later. The outcome is fixed when the steps end, before
+ * any cleanup, so a stop or the job's bound arriving during the final uploads cannot turn a finished attempt
+ * into a timeout. After a stop, cleanup (final uploads, halting the boards) is cut off STOP_CLEANUP_MS after the
+ * stop, so a cancelled job is off its boards within 2 seconds of the cancellation (the heartbeat that brings it
+ * takes up to 500 ms).
  */
-import type { Board, ConsoleLog, FirmwareImage, Lab, Suite, TestCase, TestOutcome } from "@tock-hil/board";
-import { FlashError } from "@tock-hil/board";
+import type { Board, Clock, ConsoleLog, FirmwareImage, Lab, Suite, TestCase, TestContext, TestOutcome } from "@tock-hil/board";
+import { ABORT_SETTLE_MS, FlashError } from "@tock-hil/board";
 import type { FinishAttemptBody, Lease, SubmittedResult } from "@tock-hil/protocol";
 import type { Logger } from "pino";
 import { ApiError } from "./api-client.ts";
 import type { ApiClient } from "./api-client.ts";
 import type { FirmwareCache } from "./firmware-cache.ts";
 import { SerialRecorder } from "./serial-recorder.ts";
+import { abortError, boundedDelay, raceSignal, settleOrAbandon, settlesWithin } from "./signals.ts";
+import { AttemptStop, stopOf } from "./stop-reason.ts";
 
 export type AttemptDeps = {
   api: ApiClient;
@@ -20,8 +30,30 @@ export type AttemptDeps = {
   logger: Logger;
 };
 
-/** Why the runner stopped an attempt early. */
-export type StopReason = "cancelled" | "runner_shutdown";
+/** After a stop, everything the attempt still does (final uploads, halting the boards) ends this long after it. */
+export const STOP_CLEANUP_MS = 1_000;
+/** Cleanup after an attempt that ran to its end: uploads to an API that is down must not hold the runner for long. */
+const CLEANUP_MS = 30_000;
+/** How long a test whose own bound ran out may take to return before the runner takes its boards back. */
+export const TEST_SETTLE_MS = 1_000;
+/** The same when the whole attempt stops: half of the stop's budget, the other half is for cleanup. */
+const STOPPED_TEST_SETTLE_MS = STOP_CLEANUP_MS / 2;
+/** A test that declares no bound gets at most this fraction of the job's bound (see `testBound`). */
+const TEST_SHARE_OF_JOB = 4;
+/** Kept back from a test's bound near the end of the job, so the test's own timer fires before the job's. */
+const JOB_RESERVE_MS = 2_000;
+/** Bound on halting the boards an abandoned test left running, when the attempt goes on. */
+const HALT_ABANDONED_MS = 10_000;
+
+/** The result flash errors that the board reports on its own; anything else is the runner stopping the flash. */
+const FLASH_FAILURES = new Set<FlashError["code"]>([
+  "invalid_image",
+  "wrong_board",
+  "tool_missing",
+  "probe_not_found",
+  "verify_failed",
+  "tool_failed",
+]);
 
 class AttemptFailure extends Error {
   constructor(readonly finish: FinishAttemptBody) {
@@ -32,49 +64,147 @@ class AttemptFailure extends Error {
 export async function runAttempt(lease: Lease, deps: AttemptDeps, signal: AbortSignal): Promise<FinishAttemptBody> {
   const logger = deps.logger.child({ attemptId: lease.attemptId, jobId: lease.jobId, runId: lease.runId, suite: lease.suite });
   const recorders = new Map<string, SerialRecorder>();
+  // The job's own bound covers the steps only: once they end, the outcome is known and must not change.
+  const job = new AbortController();
+  const jobDeadline = performance.now() + boundedDelay(lease.timeoutMs);
+  const jobTimer = setTimeout(() => {
+    logger.warn({ timeoutMs: lease.timeoutMs }, "the job's own time bound ran out; stopping the attempt");
+    job.abort(new AttemptStop("timeout", `the suite did not finish within ${lease.timeoutMs} ms`));
+  }, boundedDelay(lease.timeoutMs));
+  const steps = AbortSignal.any([signal, job.signal]);
+  let stoppedAt: number | undefined;
+  const onStop = () => {
+    stoppedAt = performance.now();
+    if (stopOf(steps.reason).kind !== "timeout") logger.info({ stoppedBecause: abortError(steps).message }, "stopping the attempt");
+  };
+  steps.addEventListener("abort", onStop, { once: true });
+  warnIfClamped(lease, logger);
+
   let finish: FinishAttemptBody;
   try {
-    finish = await execute(lease, deps, signal, logger, recorders);
+    finish = await execute(lease, deps, { signal: steps, logger, recorders, jobDeadline, stoppedAt: () => stoppedAt });
   } catch (err) {
     if (err instanceof AttemptFailure) finish = err.finish;
-    else if (signal.aborted) finish = stopped(signal);
+    else if (steps.aborted) finish = stopped(steps);
     else {
       logger.error({ err }, "attempt crashed");
       finish = { status: "error", reason: "suite_crashed", message: `runner error: ${(err as Error).message}` };
     }
+  } finally {
+    clearTimeout(jobTimer);
+    steps.removeEventListener("abort", onStop);
   }
-  // Captures (e.g. the radio medium's pcap) are kept whatever the outcome: they explain failures best.
-  for (const capture of deps.lab.takeCaptures?.() ?? []) {
-    await deps.api
-      .uploadAttemptArtifact(lease.attemptId, capture.name, capture.mediaType, capture.bytes)
-      .then(() => logger.info({ name: capture.name, bytes: capture.bytes.length }, "capture uploaded"))
-      .catch((err: unknown) => logger.warn({ err, name: capture.name }, "capture could not be uploaded"));
+
+  const cleanup = cleanupBound(signal, stoppedAt);
+  try {
+    await cleanUp(lease, deps, logger, recorders, cleanup.signal);
+  } finally {
+    cleanup.dispose();
   }
-  for (const [role, recorder] of recorders) {
-    await recorder.close().catch((err: unknown) => logger.warn({ err, role }, "serial log could not be uploaded completely"));
-  }
-  await deps.lab.endSession().catch((err: unknown) => logger.warn({ err }, "ending the lab session failed"));
   logger.info({ status: finish.status, reason: finish.reason, message: finish.message }, "attempt done");
   return finish;
 }
 
-function stopped(signal: AbortSignal): FinishAttemptBody {
-  const reason = signal.reason === "runner_shutdown" ? "runner_shutdown" : "cancelled";
-  return reason === "cancelled"
-    ? { status: "cancelled", reason, message: "the attempt was cancelled" }
-    : { status: "error", reason, message: "the runner shut down during the attempt" };
+/** Final uploads and halting the boards, all at once, within `signal`; failures are logged, never thrown. */
+async function cleanUp(lease: Lease, deps: AttemptDeps, logger: Logger, recorders: Map<string, SerialRecorder>, signal: AbortSignal) {
+  const work: Promise<unknown>[] = [];
+  // Captures (e.g. the radio medium's pcap) are kept whatever the outcome: they explain failures best.
+  for (const capture of deps.lab.takeCaptures?.() ?? []) {
+    work.push(
+      deps.api
+        .uploadAttemptArtifact(lease.attemptId, capture.name, capture.mediaType, capture.bytes, signal)
+        .then(() => logger.info({ name: capture.name, bytes: capture.bytes.length }, "capture uploaded"))
+        .catch((err: unknown) => logger.warn({ err: (err as Error).message, name: capture.name }, "capture could not be uploaded")),
+    );
+  }
+  // Closing a recorder stops recording at once (its upload goes on), so halting the boards is not in the log.
+  for (const [role, recorder] of recorders) {
+    work.push(
+      recorder
+        .close(signal)
+        .catch((err: unknown) => logger.warn({ err: (err as Error).message, role }, "serial log could not be uploaded completely")),
+    );
+  }
+  work.push(
+    settleOrAbandon(deps.lab.endSession(signal), signal, ABORT_SETTLE_MS, () =>
+      logger.error({ graceMs: ABORT_SETTLE_MS }, "ending the lab session did not stop when told to; left behind"),
+    ).catch((err: unknown) => logger.warn({ err: (err as Error).message }, "ending the lab session failed")),
+  );
+  await Promise.all(work);
 }
 
-async function execute(
-  lease: Lease,
-  deps: AttemptDeps,
-  signal: AbortSignal,
-  logger: Logger,
-  recorders: Map<string, SerialRecorder>,
-): Promise<FinishAttemptBody> {
+/**
+ * The bound on cleanup: STOP_CLEANUP_MS after the stop when the attempt was stopped (or is stopped while cleaning
+ * up), else CLEANUP_MS.
+ */
+function cleanupBound(external: AbortSignal, stoppedAt: number | undefined): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  let deadline = stoppedAt !== undefined ? stoppedAt + STOP_CLEANUP_MS : performance.now() + CLEANUP_MS;
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(
+      () => controller.abort(new Error(stoppedAt !== undefined ? "the attempt was stopped" : `cleanup took longer than ${CLEANUP_MS} ms`)),
+      Math.max(0, deadline - performance.now()),
+    );
+  };
+  const onStop = () => {
+    stoppedAt ??= performance.now();
+    deadline = Math.min(deadline, performance.now() + STOP_CLEANUP_MS);
+    arm();
+  };
+  arm();
+  if (stoppedAt === undefined) external.addEventListener("abort", onStop, { once: true });
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      external.removeEventListener("abort", onStop);
+    },
+  };
+}
+
+/** The attempt's end when a stop ended its steps. */
+function stopped(signal: AbortSignal): FinishAttemptBody {
+  const stop = stopOf(signal.reason);
+  switch (stop.kind) {
+    case "timeout":
+      return { status: "error", reason: "timeout", message: stop.message };
+    case "runner_shutdown":
+      return { status: "error", reason: "runner_shutdown", message: "the runner shut down during the attempt" };
+    case "ended_by_api":
+      return { status: "cancelled", reason: "cancelled", message: stop.message };
+  }
+}
+
+/** A lease bound no timer can wait is treated as the longest one (about 24.8 days) rather than firing at once. */
+function warnIfClamped(lease: Lease, logger: Logger) {
+  const bounds = { timeoutMs: lease.timeoutMs, ...lease.steps };
+  const clamped = Object.entries(bounds).filter(([, ms]) => boundedDelay(ms) !== ms);
+  if (clamped.length > 0)
+    logger.warn({ bounds: Object.fromEntries(clamped) }, "lease bounds beyond what a timer can wait are treated as about 24.8 days");
+}
+
+type Run = {
+  signal: AbortSignal;
+  logger: Logger;
+  recorders: Map<string, SerialRecorder>;
+  /** `performance.now()` at which the job's own bound runs out. */
+  jobDeadline: number;
+  /** When the attempt was stopped, if it was. */
+  stoppedAt: () => number | undefined;
+};
+
+async function execute(lease: Lease, deps: AttemptDeps, run: Run): Promise<FinishAttemptBody> {
+  const { signal, logger, recorders } = run;
   const suite = deps.suites.get(lease.suite);
   if (!suite)
     throw new AttemptFailure({ status: "error", reason: "suite_crashed", message: `this runner does not have suite ${lease.suite}` });
+  // A board that does not stop when told to is left behind so the attempt can end; it is logged as a defect.
+  const guarded = <T>(what: string, op: Promise<T>, opSignal: AbortSignal = signal) =>
+    settleOrAbandon(op, opSignal, ABORT_SETTLE_MS, () =>
+      logger.error({ operation: what, graceMs: ABORT_SETTLE_MS }, "a board operation did not stop when told to; left behind"),
+    );
 
   const boards: Record<string, Board> = {};
   for (const role of lease.roles) {
@@ -90,8 +220,9 @@ async function execute(
 
   let session: { notes: string[] };
   try {
-    session = await deps.lab.beginSession({ seed: lease.seed, faults: lease.faults ?? undefined });
+    session = await guarded("preparing the boards", deps.lab.beginSession({ seed: lease.seed, faults: lease.faults ?? undefined, signal }));
   } catch (err) {
+    if (signal.aborted) throw new AttemptFailure(stopped(signal));
     // On hardware this means a board would not go quiet or could not be halted: the board is in doubt.
     throw new AttemptFailure({
       status: "error",
@@ -110,13 +241,13 @@ async function execute(
   }
 
   // Step 1: fetch and verify every image, bounded as a whole.
-  const fetchSignal = AbortSignal.any([signal, AbortSignal.timeout(lease.steps.fetchMs)]);
+  const fetchSignal = AbortSignal.any([signal, AbortSignal.timeout(boundedDelay(lease.steps.fetchMs))]);
   const firmware: Record<string, Record<string, FirmwareImage>> = {};
   for (const role of lease.roles) {
     const images: Record<string, FirmwareImage> = {};
     for (const fw of role.firmware) {
       try {
-        const image = await deps.cache.get(fw, fetchSignal);
+        const image = await raceSignal(deps.cache.get(fw, fetchSignal), fetchSignal);
         logger.info({ role: role.role, firmware: fw.name, sha256: fw.sha256, cached: image.cached }, "firmware ready");
         images[fw.name] = image;
       } catch (err) {
@@ -138,11 +269,20 @@ async function execute(
   for (const role of lease.roles) {
     const board = boards[role.role]!;
     const toFlash = role.firmware.filter((f) => f.flash).map((f) => firmware[role.role]![f.name]!);
-    const flashSignal = AbortSignal.any([signal, AbortSignal.timeout(lease.steps.flashMs)]);
+    const flashSignal = AbortSignal.any([signal, AbortSignal.timeout(boundedDelay(lease.steps.flashMs))]);
     try {
-      const report = await board.flash(toFlash, flashSignal);
+      const report = await guarded(`flashing ${board.name}`, board.flash(toFlash, flashSignal), flashSignal);
       logger.info({ role: role.role, board: board.name, written: report.written.map((w) => w.name) }, "board flashed");
     } catch (err) {
+      // What the board reported on its own (a bad image, a missing probe) is the precise outcome, even if a stop
+      // came at the same moment.
+      if (err instanceof FlashError && FLASH_FAILURES.has(err.code)) {
+        throw new AttemptFailure({
+          status: "error",
+          reason: "flash_failed",
+          message: `flashing ${board.name} (role ${role.role}) failed: ${err.message}`,
+        });
+      }
       if (signal.aborted) throw new AttemptFailure(stopped(signal));
       if (flashSignal.aborted) {
         throw new AttemptFailure({
@@ -174,7 +314,11 @@ async function execute(
   // an infra error, not a test failure.
   for (const role of lease.roles.filter((r) => r.bootCheck)) {
     const board = boards[role.role]!;
-    if (!(await bootsWithin(board, deps.lab.clock, lease.steps.bootMs, signal))) {
+    const booted = await bootsWithin(board, deps.lab.clock, lease.steps.bootMs, signal, guarded).catch((err: unknown) => {
+      if (signal.aborted) return false;
+      throw err;
+    });
+    if (!booted) {
       if (signal.aborted) throw new AttemptFailure(stopped(signal));
       throw new AttemptFailure({
         status: "error",
@@ -182,7 +326,12 @@ async function execute(
         message: `${board.name} (role ${role.role}) printed nothing within ${lease.steps.bootMs} ms of reset`,
       });
     }
-    await board.halt();
+    try {
+      await guarded(`halting ${board.name}`, board.halt(signal));
+    } catch (err) {
+      if (signal.aborted) throw new AttemptFailure(stopped(signal));
+      throw err;
+    }
   }
 
   // Step 4: the tests, in order, each bounded; a failed test is re-run up to `reruns` times.
@@ -200,8 +349,8 @@ async function execute(
     }
     for (let attemptTry = 1; attemptTry <= lease.reruns + 1; attemptTry++) {
       if (signal.aborted) throw new AttemptFailure(stopped(signal));
-      const result = await runTest(test, attemptTry, { boards, consoles, firmware, lease, deps, signal, logger });
-      await recorders.get(result.logSpan?.role ?? "")?.flush(); // the judged span must be readable with the result
+      const result = await runTest(test, attemptTry, { boards, consoles, firmware, lease, deps, run });
+      await recorders.get(result.logSpan?.role ?? "")?.flush(signal); // the judged span must be readable with the result
       await submit(deps.api, lease.attemptId, result, signal);
       if (result.status !== "fail") break;
       if (attemptTry <= lease.reruns) logger.info({ test: name, try: attemptTry }, "test failed; re-running it");
@@ -211,13 +360,19 @@ async function execute(
 }
 
 /** Resets the board and waits, on the lab clock, for its first output. */
-async function bootsWithin(board: Board, clock: Lab["clock"], ms: number, signal: AbortSignal): Promise<boolean> {
+async function bootsWithin(
+  board: Board,
+  clock: Lab["clock"],
+  ms: number,
+  signal: AbortSignal,
+  guarded: <T>(what: string, op: Promise<T>) => Promise<T>,
+): Promise<boolean> {
   let seen = false;
   const off = board.serial.onData(() => {
     seen = true;
   });
   try {
-    await board.reset();
+    await guarded(`resetting ${board.name}`, board.reset(signal));
     const deadline = clock.now() + ms;
     while (!seen && clock.now() < deadline && !signal.aborted)
       await clock.sleep(Math.min(50, deadline - clock.now()), signal).catch(() => {});
@@ -233,41 +388,77 @@ type TestRun = {
   firmware: Record<string, Record<string, FirmwareImage>>;
   lease: Lease;
   deps: AttemptDeps;
-  signal: AbortSignal;
-  logger: Logger;
+  run: Run;
 };
 
-async function runTest(test: TestCase, attemptTry: number, run: TestRun): Promise<SubmittedResult> {
-  const { deps, signal, logger } = run;
-  const limitMs = test.timeoutMs ?? run.lease.steps.testMs;
-  // The test gets its own signal: aborted by the attempt's (cancel, shutdown) or by its own wall-time bound.
+/**
+ * A test's wall-time bound: its own `timeoutMs` if the suite declares one, else HIL_STEP_TEST_MS (the lease's
+ * `steps.testMs`) but at most a quarter of the job's bound, so that one hung test ends as that test's `error`
+ * "timed out" and leaves the job time for the others. Near the end of the job the bound is cut to what is left
+ * (less a reserve for reporting), so the test's own timer still fires before the job's.
+ */
+export function testBound(test: Pick<TestCase, "timeoutMs">, lease: Pick<Lease, "timeoutMs" | "steps">, leftMs: number) {
+  const own = test.timeoutMs ?? Math.min(lease.steps.testMs, Math.floor(lease.timeoutMs / TEST_SHARE_OF_JOB));
+  const usable = leftMs - JOB_RESERVE_MS;
+  if (usable > 0 && usable < own) return { ms: Math.floor(usable), cutToJob: true };
+  return { ms: own, cutToJob: false };
+}
+
+async function runTest(test: TestCase, attemptTry: number, t: TestRun): Promise<SubmittedResult> {
+  const { deps, run, lease } = t;
+  const { signal, logger } = run;
+  const bound = testBound(test, lease, run.jobDeadline - performance.now());
+  // The test gets its own signal: aborted by the attempt's (cancel, shutdown, job bound) or by its own wall-time
+  // bound, and also once it is over, so work it left running in the background stops too.
   const own = new AbortController();
-  const timer = setTimeout(() => own.abort(new Error(`test timed out after ${limitMs} ms`)), limitMs);
+  const timer = setTimeout(() => own.abort(new Error(`test timed out after ${bound.ms} ms`)), boundedDelay(bound.ms));
   const onAbort = () => own.abort(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
-  logger.info({ test: test.name, try: attemptTry }, "test started");
+  const fence = new Fence(test.name);
+  logger.info({ test: test.name, try: attemptTry, boundMs: bound.ms }, "test started");
   const started = deps.lab.clock.now();
+  const ctx: TestContext = {
+    boards: Object.fromEntries(Object.entries(t.boards).map(([role, board]) => [role, fence.board(board)])),
+    consoles: t.consoles,
+    clock: fence.clock(deps.lab.clock),
+    signal: own.signal,
+    firmware: t.firmware,
+    log: (m) => logger.info({ test: test.name, ...(fence.closed ? { abandoned: true } : {}) }, m),
+  };
+  const running = (async () => test.run(ctx))();
   let outcome: TestOutcome;
   try {
-    outcome = await Promise.race([
-      test.run({
-        boards: run.boards,
-        consoles: run.consoles,
-        clock: deps.lab.clock,
-        signal: own.signal,
-        firmware: run.firmware,
-        log: (m) => logger.info({ test: test.name }, m),
-      }),
-      new Promise<never>((_, reject) => own.signal.addEventListener("abort", () => reject(own.signal.reason as Error), { once: true })),
-    ]);
+    outcome = await raceSignal(running, own.signal);
   } catch (err) {
-    if (signal.aborted) throw new AttemptFailure(stopped(signal));
-    outcome = own.signal.aborted
-      ? { status: "error", message: `test timed out after ${limitMs} ms (wall time)` }
-      : { status: "error", message: `test crashed: ${(err as Error).message}` };
+    if (!own.signal.aborted) {
+      outcome = { status: "error", message: `test crashed: ${(err as Error).message}` };
+    } else {
+      // Stopped: give the test a moment to return (its board operations are being stopped by the signal), then
+      // take its boards back whether it did or not.
+      const settleMs = signal.aborted
+        ? Math.max(0, (run.stoppedAt() ?? performance.now()) + STOPPED_TEST_SETTLE_MS - performance.now())
+        : TEST_SETTLE_MS;
+      const settled = await settlesWithin(running, settleMs);
+      fence.close();
+      if (!settled) {
+        logger.warn({ test: test.name, settleMs }, "the test did not return after it was stopped; its boards were taken back");
+        // Whatever it left running on the boards (a kernel it reset, a radio it turned on) must not leak into the
+        // next test; when the whole attempt stops, ending the session halts them instead.
+        if (!signal.aborted) await haltAbandoned(test, t, logger);
+      }
+      if (signal.aborted) throw new AttemptFailure(stopped(signal));
+      outcome = {
+        status: "error",
+        message: bound.cutToJob
+          ? `test timed out after ${bound.ms} ms (wall time; what was left of the job's ${lease.timeoutMs} ms)`
+          : `test timed out after ${bound.ms} ms (wall time)`,
+      };
+    }
   } finally {
     clearTimeout(timer);
     signal.removeEventListener("abort", onAbort);
+    own.abort(new Error(`test ${test.name} is over`));
+    fence.close();
   }
   const result: SubmittedResult = {
     test: test.name,
@@ -283,6 +474,89 @@ async function runTest(test: TestCase, attemptTry: number, run: TestRun): Promis
     "test finished",
   );
   return result;
+}
+
+/** Halts the boards of a test that did not return after it was stopped. */
+async function haltAbandoned(test: TestCase, t: TestRun, logger: Logger) {
+  const roles = test.roles.length > 0 ? test.roles : Object.keys(t.boards);
+  const bound = AbortSignal.any([t.run.signal, AbortSignal.timeout(HALT_ABANDONED_MS)]);
+  await Promise.all(
+    roles.flatMap((role) => {
+      const board = t.boards[role];
+      if (!board) return [];
+      return [
+        settleOrAbandon(board.halt(bound), bound, ABORT_SETTLE_MS, () => {}).catch((err: unknown) =>
+          logger.warn({ test: test.name, board: board.name, err: (err as Error).message }, "halting the abandoned test's board failed"),
+        ),
+      ];
+    }),
+  );
+}
+
+/**
+ * What a test may touch, taken back when the test is over or abandoned: after `close()` its board operations, its
+ * console writes and its clock reject, and its console subscriptions are dropped. Board operations in flight are
+ * aborted at that moment too. A test that ignores its signal can therefore never drive a board (or, on an emulated
+ * lab, advance the shared clock) during the next test or attempt.
+ */
+class Fence {
+  private readonly controller = new AbortController();
+  private readonly unsubscribers = new Set<() => void>();
+
+  constructor(private readonly test: string) {}
+
+  get closed(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.controller.abort(new Error(`test ${this.test} is over; its boards were taken back`));
+    for (const off of this.unsubscribers) off();
+    this.unsubscribers.clear();
+  }
+
+  private refused(what: string): Error {
+    return new Error(`test ${this.test} is over: ${what} refused (its boards were taken back)`);
+  }
+
+  private combined(signal: AbortSignal | undefined): AbortSignal {
+    return signal ? AbortSignal.any([signal, this.controller.signal]) : this.controller.signal;
+  }
+
+  board(board: Board): Board {
+    const op = <T>(what: string, run: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> =>
+      this.closed ? Promise.reject(this.refused(`${what} ${board.name}`)) : run(this.combined(signal));
+    return {
+      name: board.name,
+      type: board.type,
+      serial: {
+        onData: (listener) => {
+          if (this.closed) return () => {};
+          const off = board.serial.onData(listener);
+          const unsubscribe = () => {
+            this.unsubscribers.delete(unsubscribe);
+            off();
+          };
+          this.unsubscribers.add(unsubscribe);
+          return unsubscribe;
+        },
+        write: (data) => (this.closed ? Promise.reject(this.refused(`writing to ${board.name}`)) : board.serial.write(data)),
+      },
+      flash: (images, signal) => op("flashing", (s) => board.flash(images, s), signal),
+      reset: (signal) => op("resetting", (s) => board.reset(s), signal),
+      halt: (signal) => op("halting", (s) => board.halt(s), signal),
+    };
+  }
+
+  clock(clock: Clock): Clock {
+    return {
+      now: () => clock.now(),
+      // The test's own signal (aborted when it is stopped or over) is passed through as is: combining signals on
+      // every sleep of a polling test would cost more than the sleep.
+      sleep: (ms, signal) => (this.closed ? Promise.reject(this.refused("sleeping")) : clock.sleep(ms, signal ?? this.controller.signal)),
+    };
+  }
 }
 
 async function submit(api: ApiClient, attemptId: string, result: SubmittedResult, signal: AbortSignal) {

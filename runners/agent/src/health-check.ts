@@ -7,9 +7,12 @@ import type { Lab } from "@tock-hil/board";
 import { FlashError } from "@tock-hil/board";
 import type { HealthCheck } from "@tock-hil/protocol";
 import type { FirmwareCache } from "./firmware-cache.ts";
+import { boundedDelay } from "./signals.ts";
 
 /** The flash bound when the API does not send one (the API's default HIL_STEP_FLASH_MS). */
 const DEFAULT_FLASH_MS = 120_000;
+/** Bound on halting the board and ending the session after the check, also when a shutdown interrupted it. */
+const CLEANUP_MS = 10_000;
 
 export async function runHealthCheck(
   check: HealthCheck,
@@ -24,13 +27,13 @@ export async function runHealthCheck(
     output += Buffer.from(chunk).toString("utf8");
   });
   try {
-    await lab.beginSession({ seed: 0 });
+    await lab.beginSession({ seed: 0, signal });
     const images = [];
     // Downloads are bounded by the API client; the flash is bounded like a job's, so a wedged probe cannot hold
     // the runner forever.
     for (const fw of check.firmware) images.push(await cache.get(fw, signal));
-    await board.flash(images, AbortSignal.any([signal, AbortSignal.timeout(check.flashTimeoutMs ?? DEFAULT_FLASH_MS)]));
-    await board.reset();
+    await board.flash(images, AbortSignal.any([signal, AbortSignal.timeout(boundedDelay(check.flashTimeoutMs ?? DEFAULT_FLASH_MS))]));
+    await board.reset(signal);
     const deadline = lab.clock.now() + check.bootTimeoutMs;
     while (output.length === 0 && lab.clock.now() < deadline) await lab.clock.sleep(50, signal);
     if (output.length === 0)
@@ -54,7 +57,8 @@ export async function runHealthCheck(
     return { ok: false, message: detail };
   } finally {
     off();
-    await board.halt().catch(() => {});
-    await lab.endSession().catch(() => {});
+    const cleanup = AbortSignal.timeout(CLEANUP_MS);
+    await board.halt(cleanup).catch(() => {});
+    await lab.endSession(cleanup).catch(() => {});
   }
 }

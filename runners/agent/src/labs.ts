@@ -4,6 +4,7 @@ import { createEmulatedLab } from "@tock-hil/emulator";
 import { pino } from "pino";
 import type { Logger } from "pino";
 import type { HardwareBoardConfig, LabConfig } from "./lab-config.ts";
+import { sleep } from "./signals.ts";
 
 export type CreateLabOptions = {
   logger?: Logger;
@@ -41,8 +42,8 @@ function combine(a: Lab, b: Lab): Lab {
       const [x, y] = await Promise.all([a.beginSession(options), b.beginSession(options)]);
       return { notes: [...x.notes, ...y.notes] };
     },
-    async endSession() {
-      await Promise.all([a.endSession(), b.endSession()]);
+    async endSession(signal) {
+      await Promise.all([a.endSession(signal), b.endSession(signal)]);
     },
     takeCaptures(): Capture[] {
       return [...(a.takeCaptures?.() ?? []), ...(b.takeCaptures?.() ?? [])];
@@ -69,18 +70,9 @@ export function throttle(lab: Lab, speed: number): Lab {
       while (left > 0) {
         const step = Math.min(STEP_MS, left);
         await inner.sleep(step, signal);
-        await new Promise<void>((resolve, reject) => {
-          if (signal?.aborted) return reject(signal.reason as Error);
-          const t = setTimeout(resolve, step / speed);
-          signal?.addEventListener(
-            "abort",
-            () => {
-              clearTimeout(t);
-              reject(signal.reason as Error);
-            },
-            { once: true },
-          );
-        });
+        // Through the runner's abortable sleep: its abort listener goes when the step ends, so a long test's
+        // signal does not collect one per step.
+        await sleep(step / speed, signal);
         left -= step;
       }
     },
@@ -89,7 +81,7 @@ export function throttle(lab: Lab, speed: number): Lab {
     clock,
     boards: lab.boards,
     beginSession: (options) => lab.beginSession(options),
-    endSession: () => lab.endSession(),
+    endSession: (signal) => lab.endSession(signal),
     close: () => lab.close(),
     ...(lab.takeCaptures ? { takeCaptures: () => lab.takeCaptures!() } : {}),
   };

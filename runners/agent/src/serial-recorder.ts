@@ -7,6 +7,7 @@ import type { Board, ConsoleLog } from "@tock-hil/board";
 import type { Logger } from "pino";
 import { ApiError } from "./api-client.ts";
 import type { ApiClient } from "./api-client.ts";
+import { raceSignal } from "./signals.ts";
 
 const MAX_CHUNK = 256 * 1024;
 
@@ -18,6 +19,8 @@ export class SerialRecorder implements ConsoleLog {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private uploadError: Error | undefined;
+  /** Aborted when closing runs out of time: an upload retrying against an API that is down stops with it. */
+  private readonly uploads = new AbortController();
 
   constructor(
     board: Board,
@@ -53,14 +56,17 @@ export class SerialRecorder implements ConsoleLog {
     return this.chunks[0] ?? Buffer.alloc(0);
   }
 
-  /** Uploads everything recorded so far; serialised, so chunks reach the API in order. */
-  flush(): Promise<void> {
+  /**
+   * Uploads everything recorded so far; serialised, so chunks reach the API in order. `signal` ends the wait (the
+   * upload itself goes on in the background until it succeeds, gives up, or the recorder is closed).
+   */
+  flush(signal?: AbortSignal): Promise<void> {
     this.flushing = this.flushing.then(async () => {
-      while (this.uploaded < this.size) {
+      while (this.uploaded < this.size && !this.uploads.signal.aborted) {
         const all = this.bytes();
         const piece = all.subarray(this.uploaded, Math.min(this.size, this.uploaded + MAX_CHUNK));
         try {
-          const res = await this.api.uploadLog(this.attemptId, this.role, this.uploaded, piece);
+          const res = await this.api.uploadLog(this.attemptId, this.role, this.uploaded, piece, this.uploads.signal);
           this.uploaded = Math.max(this.uploaded, res.size);
         } catch (err) {
           if (err instanceof ApiError && err.code === "LOG_GAP") {
@@ -77,16 +83,26 @@ export class SerialRecorder implements ConsoleLog {
         }
       }
     });
-    return this.flushing;
+    return signal ? raceSignal(this.flushing, signal) : this.flushing;
   }
 
-  /** Stops recording and uploads the rest. Throws if the log could not be uploaded completely. */
-  async close(): Promise<void> {
+  /**
+   * Stops recording and uploads the rest, until `signal` aborts (then uploads stop). Throws if the log could not be
+   * uploaded completely.
+   */
+  async close(signal?: AbortSignal): Promise<void> {
     this.unsubscribe();
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.uploadError = undefined;
-    await this.flush();
+    const stop = () => this.uploads.abort(signal?.reason);
+    signal?.addEventListener("abort", stop, { once: true });
+    try {
+      if (signal?.aborted) stop();
+      await this.flush();
+    } finally {
+      signal?.removeEventListener("abort", stop);
+    }
     if (this.uploaded < this.size)
       throw this.uploadError ?? new Error(`serial log of ${this.role} incomplete: ${this.uploaded}/${this.size} bytes uploaded`);
   }

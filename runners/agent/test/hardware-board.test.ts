@@ -2,12 +2,14 @@
  * The hardware adapter against emulated boards behind pseudo-terminals and fake flash-tool executables (see
  * helpers/pty-lab.ts): the one conformance suite, every flash failure class, the skipped reflash and the drain.
  */
-import { mkdtemp } from "node:fs/promises";
+import { closeSync, constants, openSync } from "node:fs";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FirmwareImage } from "@tock-hil/board";
-import { FlashError } from "@tock-hil/board";
+import { ABORT_SETTLE_MS, FlashError } from "@tock-hil/board";
 import { buildFirmware } from "@tock-hil/emulator";
+import { execa } from "execa";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { HardwareLab } from "../src/adapters/hardware-lab.ts";
@@ -218,5 +220,73 @@ describe("hardware adapter", () => {
     await expect(lab.beginSession({ seed: 3 })).rejects.toThrow(/kept printing for 1500 ms after the board was halted/);
     injecting = false;
     await noisy;
+  });
+
+  /** Resolves to how long `op` took to settle after `controller` was aborted `afterMs` into it. */
+  const settleAfterAbort = async (op: (signal: AbortSignal) => Promise<unknown>, afterMs = 300) => {
+    const controller = new AbortController();
+    const pending = op(controller.signal);
+    await new Promise((r) => setTimeout(r, afterMs));
+    const t0 = performance.now();
+    controller.abort(new Error("the job was cancelled"));
+    const outcome = await pending.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    return { ms: performance.now() - t0, outcome };
+  };
+
+  it(`stops preparing, resetting and halting within ${ABORT_SETTLE_MS} ms of the signal although the tool ignores SIGTERM`, async () => {
+    const { lab, board } = await open();
+    pty.setHang(PROBE, { actions: [], ignoreTerm: true });
+    try {
+      const halt = await settleAfterAbort((signal) => board.halt(signal));
+      expect(halt.ms).toBeLessThan(ABORT_SETTLE_MS);
+      expect(halt.outcome).toBeInstanceOf(FlashError);
+      expect((halt.outcome as FlashError).code).toBe("cancelled");
+      expect((halt.outcome as FlashError).message).toMatch(/halt was stopped \(the job was cancelled\); nrfjprog was killed/);
+
+      // A reset that does not happen is not an error of its own: the boot check reports the silent board.
+      const reset = await settleAfterAbort((signal) => board.reset(signal));
+      expect(reset.ms).toBeLessThan(ABORT_SETTLE_MS);
+      expect(reset.outcome).toBeUndefined();
+
+      const session = await settleAfterAbort((signal) => lab.beginSession({ seed: 4, signal }));
+      expect(session.ms).toBeLessThan(ABORT_SETTLE_MS);
+      expect((session.outcome as Error).message).toMatch(/the job was cancelled/);
+    } finally {
+      pty.setHang(PROBE, undefined);
+    }
+  });
+
+  it("ends a copy to a UF2 boot drive that stopped answering at the job's signal and at the flash bound", async () => {
+    const mount = await mkdtemp(join(tmpdir(), "uf2-drive-"));
+    await writeFile(join(mount, "INFO_UF2.TXT"), "UF2 Bootloader v3.0\nBoard-ID: RPI-RP2\n");
+    // Opening a FIFO for writing blocks until someone reads it: a drive whose writes never complete.
+    const drive = join(mount, "firmware.uf2");
+    await execa("mkfifo", [drive]);
+    const pico = boardConfig(
+      { type: "raspberry_pi_pico", probe: { kind: "none" }, reset: "true" },
+      { method: "uf2-copy", mount, timeoutMs: 800 },
+    );
+    try {
+      const { board } = await open(pico);
+      const images = [image("nrf52840dk"), image("radio_tx")];
+      const stopped = await settleAfterAbort((signal) => board.flash(images, signal));
+      expect(stopped.ms).toBeLessThan(ABORT_SETTLE_MS);
+      expect((stopped.outcome as FlashError).code).toBe("cancelled");
+      expect((stopped.outcome as FlashError).message).toMatch(/was stopped \(the job was cancelled\)/);
+
+      const t0 = performance.now();
+      const timedOut = await flashError(board.flash(images));
+      expect(timedOut.code).toBe("timeout");
+      expect(timedOut.message).toMatch(/within 800 ms/);
+      expect(performance.now() - t0).toBeLessThan(800 + ABORT_SETTLE_MS);
+    } finally {
+      // Let the writes left behind go (a reader ends their wait), so no thread of the pool stays blocked.
+      const reader = openSync(drive, constants.O_RDONLY | constants.O_NONBLOCK);
+      await new Promise((r) => setTimeout(r, 200));
+      closeSync(reader);
+    }
   });
 });

@@ -1,7 +1,9 @@
+import { readFileSync } from "node:fs";
 import { FlashError } from "@tock-hil/board";
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { checkTbf, planRegions, toIntelHex, toUf2 } from "../src/adapters/firmware-files.ts";
-import { classifyToolFailure, renderCommand, splitCommand } from "../src/adapters/tool-runner.ts";
+import { STOP_KILL_GRACE_MS, classifyToolFailure, renderCommand, runTool, splitCommand } from "../src/adapters/tool-runner.ts";
 import type { ToolResult } from "../src/adapters/tool-runner.ts";
 import { buildFirmware } from "@tock-hil/emulator";
 import { parseIntelHex, splitApps } from "./helpers/pty-lab.ts";
@@ -81,5 +83,70 @@ describe("firmware files", () => {
     const truncated = { ...img("radio_tx"), bytes: img("radio_tx").bytes.slice(0, 100) };
     expect(() => checkTbf(truncated)).toThrow(FlashError);
     expect(toUf2(regions, 0xe48bff56).length % 512).toBe(0);
+  });
+});
+
+/**
+ * A tool as wedged as a J-Link DLL can get: it ignores SIGTERM, and so does the helper it started (as tockloader
+ * starts JLinkExe). It prints both process ids.
+ */
+const WEDGED = [
+  process.execPath,
+  "-e",
+  `const { spawn } = require("node:child_process");
+  process.on("SIGTERM", () => {});
+  const helper = spawn(process.execPath, ["-e", "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"], { stdio: "ignore" });
+  console.log("pids", process.pid, helper.pid);
+  setInterval(() => {}, 1000);`,
+];
+
+/** Whether a process still runs (a zombie does not: nothing reaps orphans in some containers). */
+function alive(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(" ")[2] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+const pidsOf = (output: string) => (/pids (\d+) (\d+)/.exec(output)?.slice(1) ?? []).map(Number);
+const logger = pino({ level: "silent" });
+
+describe("running a tool", () => {
+  it("kills a tool that ignores SIGTERM, and what it started, soon after the job's signal aborts", async () => {
+    const controller = new AbortController();
+    const run = runTool(WEDGED, { timeoutMs: 60_000, signal: controller.signal, logger });
+    // Stop it once it is up (it has printed its pids).
+    await new Promise((r) => setTimeout(r, 400));
+    const t0 = performance.now();
+    controller.abort(new Error("the job was cancelled"));
+    const result = await run;
+    const took = performance.now() - t0;
+    expect(result).toMatchObject({ ok: false, failure: "cancelled", stopReason: "the job was cancelled", timeoutBySignal: false });
+    expect(took).toBeGreaterThanOrEqual(STOP_KILL_GRACE_MS - 50);
+    expect(took).toBeLessThan(STOP_KILL_GRACE_MS + 500);
+    const pids = pidsOf(result.output);
+    expect(pids).toHaveLength(2);
+    expect(pids.filter(alive)).toEqual([]);
+    expect(classifyToolFailure(result, ctx).message).toMatch(
+      /^cancelled: b: writing k was stopped \(the job was cancelled\); node was killed/,
+    );
+  });
+
+  it("kills a tool that ignores SIGTERM after its own timeout and the kill grace", async () => {
+    const t0 = performance.now();
+    const result = await runTool(WEDGED, { timeoutMs: 500, killGraceMs: 200, logger });
+    expect(result.failure).toBe("timeout");
+    expect(performance.now() - t0).toBeLessThan(1_500);
+    expect(pidsOf(result.output).filter(alive)).toEqual([]);
+  });
+
+  it("does not start a tool when the signal has already aborted", async () => {
+    const result = await runTool(["sh", "-c", "echo ran"], {
+      timeoutMs: 1_000,
+      signal: AbortSignal.abort(new Error("shutting down")),
+      logger,
+    });
+    expect(result).toMatchObject({ ok: false, failure: "cancelled", stopReason: "shutting down", output: "" });
   });
 });

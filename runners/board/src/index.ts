@@ -39,7 +39,7 @@ export type FlashFailureCode =
   | "timeout" // the flash tool did not finish in time
   | "verify_failed" // read-back after write did not match
   | "tool_failed" // the flash tool failed for another reason (its output says why)
-  | "cancelled"; // the job was cancelled while flashing
+  | "cancelled"; // stopped from outside while flashing (job cancelled or out of time, runner shutting down)
 
 /** Thrown by `Board.flash`. The message names the image and says what is wrong with it. */
 export class FlashError extends Error {
@@ -73,7 +73,20 @@ export type SerialConsole = {
   write(data: Uint8Array | string): Promise<void>;
 };
 
-/** One physical or emulated board. */
+/**
+ * How long a board operation may take to settle once its `signal` is aborted. A cancelled job must be off its
+ * boards within 2 seconds: the heartbeat that brings the cancellation takes up to 500 ms, the runner cuts its
+ * cleanup off 1 s after the stop, and an operation cut off then gets this long. Adapters stop their subprocesses
+ * and waits within it (the hardware adapter sends SIGKILL 300 ms after SIGTERM); the runner walks away from an
+ * operation that does not, and logs it.
+ */
+export const ABORT_SETTLE_MS = 500;
+
+/**
+ * One physical or emulated board. Every operation that can take time takes an optional AbortSignal and, once it is
+ * aborted, settles within {@link ABORT_SETTLE_MS} (rejecting, except where noted); the board's state is then
+ * unknown until the next flash or session.
+ */
 export type Board = {
   /** Stable name in the lab, e.g. `nrf-1`. */
   readonly name: string;
@@ -85,10 +98,13 @@ export type Board = {
    * Throws `FlashError` on any failure.
    */
   flash(images: FirmwareImage[], signal?: AbortSignal): Promise<FlashReport>;
-  /** Hardware reset: the board restarts from what is in flash and prints its boot output. */
-  reset(): Promise<void>;
+  /**
+   * Hardware reset: the board restarts from what is in flash and prints its boot output. A reset that fails (or is
+   * aborted) may resolve anyway: the board then stays silent, which the runner's boot check reports.
+   */
+  reset(signal?: AbortSignal): Promise<void>;
   /** Stops the board (radio off, no output) until the next reset. */
-  halt(): Promise<void>;
+  halt(signal?: AbortSignal): Promise<void>;
 };
 
 /** A set of boards that share one clock (and, for emulation, one radio medium). */
@@ -100,8 +116,8 @@ export type Lab = {
    * same serial output. Real labs ignore what they cannot apply and say so in the returned notes.
    */
   beginSession(options: SessionOptions): Promise<{ notes: string[] }>;
-  /** Ends the session; halts the boards it used. */
-  endSession(): Promise<void>;
+  /** Ends the session; halts the boards it used. Never throws; stops halting when `signal` aborts. */
+  endSession(signal?: AbortSignal): Promise<void>;
   /**
    * Files recorded during the current session (e.g. medium captures), taken once: a second call returns only what
    * was recorded since. Optional: labs without recorders omit it.
@@ -129,6 +145,8 @@ export type Capture = {
 export type SessionOptions = {
   seed: number;
   faults?: Faults | undefined;
+  /** Aborts preparing the boards (halting them, draining their consoles); `beginSession` then rejects. */
+  signal?: AbortSignal | undefined;
 };
 
 /** Status of one test case, as reported by a suite. */
@@ -163,6 +181,12 @@ export type TestContext = {
   /** Recorded serial logs by role. */
   consoles: Readonly<Record<string, ConsoleLog>>;
   clock: Clock;
+  /**
+   * Aborted when the test must stop: its time is up, the job was cancelled or timed out, or the runner is shutting
+   * down. The test then has about a second to return; after that the runner takes its boards back (their
+   * operations, the clock and the consoles reject for this test) and halts them, so an abandoned test can never
+   * drive a board during the next test or job.
+   */
   signal: AbortSignal;
   /** Every verified image of the job by role, then logical name: flashed ones and `extraFirmware`. */
   firmware: Readonly<Record<string, Readonly<Record<string, FirmwareImage>>>>;
@@ -196,7 +220,11 @@ export type TestManifest = {
   description: string;
   /** Roles this test uses; a subset of the suite's roles. */
   roles: string[];
-  /** Wall-time bound on this test; the runner's default applies when omitted. */
+  /**
+   * Wall-time bound on this test. When omitted, the runner uses HIL_STEP_TEST_MS (the lease's `steps.testMs`), at
+   * most a quarter of the suite's `timeoutMs`, so one hung test ends `error` "timed out" and leaves time for the
+   * others instead of using up the whole job. Declare it for a test that legitimately needs longer.
+   */
   timeoutMs?: number;
 };
 

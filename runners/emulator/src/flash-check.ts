@@ -110,9 +110,11 @@ export async function stallIfProbeHangs(
     else signal.addEventListener("abort", () => resolve(), { once: true });
   });
   const timedOut = signal?.reason instanceof DOMException && signal.reason.name === "TimeoutError";
+  // Stopped from outside: say why (cancelled, the job's bound, a shutdown), as the runner's logs do.
+  const why = signal?.reason instanceof Error ? signal.reason.message : "cancelled";
   throw new FlashError(
     timedOut ? "timeout" : "cancelled",
     `${board.name}: the debug probe stopped answering while writing ${checked.written[0]?.name ?? "the kernel"}` +
-      (timedOut ? "; gave up" : "; flashing was cancelled"),
+      (timedOut ? "; gave up" : `; flashing was stopped (${why})`),
   );
 }

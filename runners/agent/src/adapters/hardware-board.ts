@@ -3,12 +3,13 @@
  * tools lab.yaml names. Every failure of a flash ends as a FlashError of a precise class with the tool's output,
  * and every tool run is recorded for the session's artifacts (`flash-<board>.log`).
  */
-import { copyFile, mkdir, mkdtemp, open, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readFile, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { Board, Clock, FirmwareImage, FlashReport, SerialConsole } from "@tock-hil/board";
 import { FlashError } from "@tock-hil/board";
 import type { Logger } from "pino";
 import type { HardwareBoardConfig } from "../lab-config.ts";
+import { abortError, raceSignal, sleep } from "../signals.ts";
 import { planRegions } from "./firmware-files.ts";
 import type { FlashStep } from "./flash-methods.ts";
 import { LEAVES_HALTED, boardVars, controlArgv, flashSteps, isBootDrive, layoutOf } from "./flash-methods.ts";
@@ -23,6 +24,9 @@ export type HardwareBoardOptions = {
   /** Scratch directory for flash files. */
   workDir: string;
 };
+
+/** A UF2 file is written in pieces of this size, so a stop is noticed between them. */
+const UF2_COPY_CHUNK = 64 * 1024;
 
 /** What the board was last flashed with, to skip writing the same images again. */
 type Holding = { key: string; names: string; at: string };
@@ -90,7 +94,7 @@ export class HardwareBoard implements Board {
       const log = `not reflashed: ${this.name} already holds ${names}, written at ${this.holding.at} and booted since\n`;
       this.logger.info({ images: written.map((w) => w.name) }, "board already holds these images; not reflashed");
       this.record(log);
-      await this.halt();
+      await this.halt(signal);
       return { written, log };
     }
 
@@ -109,7 +113,9 @@ export class HardwareBoard implements Board {
         if (!result.ok) throw classifyToolFailure(result, { board: this.name, what: step.what, timeoutMs: this.cfg.flash.timeoutMs });
       }
     } catch (err) {
-      if (err instanceof ToolFlashError) this.logger.warn({ code: err.code, output: tailOf(err.output, 20) }, "flash failed");
+      if (err instanceof ToolFlashError && err.code === "cancelled")
+        this.logger.info({ message: err.message.split("\n")[0] }, "flash stopped");
+      else if (err instanceof ToolFlashError) this.logger.warn({ code: err.code, output: tailOf(err.output, 20) }, "flash failed");
       throw err;
     } finally {
       this.record(log);
@@ -117,7 +123,7 @@ export class HardwareBoard implements Board {
     }
     this.holding = { key, names, at: new Date().toISOString() };
     // Board.flash leaves the board halted until reset; tools that reset after writing are followed by a halt.
-    if (!LEAVES_HALTED.has(this.cfg.flash.method)) await this.halt();
+    if (!LEAVES_HALTED.has(this.cfg.flash.method)) await this.halt(signal);
     this.mutedHalt = false;
     return { written, log };
   }
@@ -141,38 +147,58 @@ export class HardwareBoard implements Board {
   private async runStep(step: FlashStep, signal: AbortSignal | undefined): Promise<ToolResult> {
     const timeoutMs = this.cfg.flash.timeoutMs;
     if (step.kind === "tool") return runTool(step.argv, { timeoutMs, signal, logger: this.logger });
-    // Built-in steps of uf2-copy, bounded like a tool and reported in the same shape.
+    // Built-in steps of uf2-copy, bounded like a tool (its timeout and the job's signal) and reported in the same
+    // shape. File system calls on a boot drive that stopped answering can block for good, so each one is raced
+    // against the bound rather than awaited: the step ends on time and the stuck call is left to the kernel.
     const started = performance.now();
     const argv = [step.kind, step.kind === "uf2-copy" ? `${step.file} -> ${step.mount}` : step.mount];
-    const done = (ok: boolean, failure: ToolResult["failure"], output: string): ToolResult => ({
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const bound = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const done = (failure: ToolResult["failure"], output: string): ToolResult => ({
       argv,
-      ok,
-      exitCode: ok ? 0 : 1,
+      ok: failure === undefined,
+      exitCode: failure === undefined ? 0 : 1,
       failure,
-      timeoutBySignal: false,
+      timeoutBySignal: failure === "cancelled" && signal?.reason instanceof Error && signal.reason.name === "TimeoutError",
+      stopReason: failure === "cancelled" && signal ? abortError(signal).message : undefined,
       output,
       durationMs: Math.round(performance.now() - started),
     });
-    const deadline = started + timeoutMs;
+    const ended = (what: string, err: unknown): ToolResult => {
+      if (signal?.aborted) return done("cancelled", `${what} was stopped: ${abortError(signal).message}\n`);
+      if (timeout.aborted) return done("timeout", `${what} did not finish within ${timeoutMs} ms\n`);
+      return done("exit", `${what} failed: ${(err as Error).message}\n`);
+    };
     if (step.kind === "wait-mount") {
-      while (!(await isBootDrive(step.mount))) {
-        if (signal?.aborted) return done(false, "cancelled", "");
-        if (performance.now() > deadline)
-          return done(false, "exit", `No boot drive was found at ${step.mount} (no INFO_UF2.TXT) within ${timeoutMs} ms\n`);
-        await new Promise((r) => setTimeout(r, 100));
+      try {
+        while (!(await raceSignal(isBootDrive(step.mount), bound))) await sleep(100, bound);
+        return done(undefined, `boot drive ${step.mount} is mounted\n`);
+      } catch (err) {
+        if (timeout.aborted && !signal?.aborted)
+          return done("exit", `No boot drive was found at ${step.mount} (no INFO_UF2.TXT) within ${timeoutMs} ms\n`);
+        return ended(`waiting for the boot drive ${step.mount}`, err);
       }
-      return done(true, undefined, `boot drive ${step.mount} is mounted\n`);
     }
+    const target = join(step.mount, basename(step.file));
+    const copy = async () => {
+      const data = await readFile(step.file);
+      const fh = await open(target, "w");
+      try {
+        for (let at = 0; at < data.length; at += UF2_COPY_CHUNK) {
+          bound.throwIfAborted();
+          await fh.write(data, at, Math.min(UF2_COPY_CHUNK, data.length - at));
+        }
+        // The drive reboots the board once the UF2 is complete; fsync so nothing stays in the page cache.
+        await fh.sync().catch(() => {});
+      } finally {
+        await fh.close().catch(() => {});
+      }
+    };
     try {
-      const target = join(step.mount, basename(step.file));
-      await copyFile(step.file, target);
-      // The drive reboots the board once the UF2 is complete; fsync so nothing stays in the page cache.
-      const fh = await open(target, "r").catch(() => undefined);
-      await fh?.sync().catch(() => {});
-      await fh?.close();
-      return done(true, undefined, `copied ${basename(step.file)} to ${step.mount}\n`);
+      await raceSignal(copy(), bound);
+      return done(undefined, `copied ${basename(step.file)} to ${step.mount}\n`);
     } catch (err) {
-      return done(false, "exit", `copy failed: ${(err as Error).message}\n`);
+      return ended(`copying ${basename(step.file)} to ${step.mount}`, err);
     }
   }
 
@@ -181,39 +207,40 @@ export class HardwareBoard implements Board {
    * the board then prints nothing, which the runner reports as boot_timeout, an infra error that sends the board
    * to a health check (a thrown error would end the attempt as a runner crash that does not implicate the board).
    */
-  async reset(): Promise<void> {
+  async reset(signal?: AbortSignal): Promise<void> {
     if (this.mutedHalt) this.line.unmute();
     this.mutedHalt = false;
     this.silentSinceReset = true;
     try {
       if (this.poweredOff) {
         // Powering on is the reset: the board boots from flash.
-        await this.power("on");
+        await this.power("on", signal);
         return;
       }
       const argv = controlArgv(this.cfg, "reset");
       if (argv) {
-        await this.control(argv, "reset");
+        await this.control(argv, "reset", signal);
         return;
       }
-      await this.power("off");
-      await new Promise((r) => setTimeout(r, this.cfg.power?.cycleMs ?? 0));
-      await this.power("on");
+      await this.power("off", signal);
+      await sleep(this.cfg.power?.cycleMs ?? 0, signal);
+      await this.power("on", signal);
     } catch (err) {
-      this.logger.error({ err: (err as Error).message }, "reset failed; the board will look dead to the boot check");
+      if (signal?.aborted) this.logger.info({ stoppedBecause: abortError(signal).message }, "reset stopped");
+      else this.logger.error({ err: (err as Error).message }, "reset failed; the board will look dead to the boot check");
     }
   }
 
-  async halt(): Promise<void> {
+  async halt(signal?: AbortSignal): Promise<void> {
     if (this.silentSinceReset) this.holding = undefined;
     this.silentSinceReset = false;
     const argv = controlArgv(this.cfg, "halt");
     if (argv) {
-      await this.control(argv, "halt");
+      await this.control(argv, "halt", signal);
       return;
     }
     if (this.cfg.power) {
-      await this.power("off");
+      await this.power("off", signal);
       return;
     }
     // No way to stop the CPU: drop its output until the next reset, so suites still see a silent board.
@@ -244,20 +271,21 @@ export class HardwareBoard implements Board {
    * job's tail, boot noise) shows up in this job's log. A board that keeps printing while halted is miswired
    * (another board's console?) and must not take the job.
    */
-  async prepare(): Promise<{ dropped: number; notes: string[] }> {
-    await this.line.waitOpen(5_000);
+  async prepare(signal?: AbortSignal): Promise<{ dropped: number; notes: string[] }> {
+    await this.line.waitOpen(5_000, signal);
     const notes: string[] = [];
     let halted = true;
     try {
-      await this.halt();
+      await this.halt(signal);
     } catch (err) {
+      if (signal?.aborted) throw abortError(signal);
       // Not fatal here: the flash that follows runs the same probe and fails with a precise class (probe not found,
       // tool missing...), which is what the API needs to judge the board.
       halted = false;
       notes.push(`${this.name}: halting before the job failed: ${(err as Error).message.split("\n")[0]}`);
       this.logger.warn({ err: (err as Error).message }, "halt before the job failed");
     }
-    const { dropped, quiet } = await this.line.drain(this.cfg.serial.quietMs, this.cfg.serial.drainMaxMs);
+    const { dropped, quiet } = await this.line.drain(this.cfg.serial.quietMs, this.cfg.serial.drainMaxMs, signal);
     if (dropped > 0) this.logger.info({ dropped }, "drained leftover serial output before the job");
     if (!quiet && halted && this.haltMethod !== "mute") {
       throw new Error(

@@ -59,7 +59,7 @@ export function createHardwareLab(options: HardwareLabOptions): HardwareLab {
     async beginSession(session: SessionOptions) {
       for (const b of boards) b.takeLog();
       // All boards at once: a halt is a subprocess (about a second with a J-Link), the drain a few hundred ms.
-      const prepared = await Promise.all(boards.map(async (b) => ({ board: b, ...(await b.prepare()) })));
+      const prepared = await Promise.all(boards.map(async (b) => ({ board: b, ...(await b.prepare(session.signal)) })));
       const notes = [`hardware boards: seed ${session.seed} is recorded but real radios are not seeded`];
       const faults = Object.entries(session.faults ?? {}).filter(
         ([, v]) => v !== undefined && v !== false && !(Array.isArray(v) && v.length === 0),
@@ -73,11 +73,15 @@ export function createHardwareLab(options: HardwareLabOptions): HardwareLab {
       }
       return { notes };
     },
-    async endSession() {
-      // Halt everything so boards neither print nor radiate between jobs; a failure here is logged, not thrown.
+    async endSession(signal?: AbortSignal) {
+      // Halt everything so boards neither print nor radiate between jobs; a failure here is logged, not thrown. A
+      // halt cut short by the signal is made up for by the next session, which halts every board before it starts.
       await Promise.all(
         boards.map((b) =>
-          b.halt().catch((err: unknown) => logger.warn({ board: b.name, err: (err as Error).message }, "halt after the job failed")),
+          b.halt(signal).catch((err: unknown) => {
+            if (signal?.aborted) logger.info({ board: b.name, err: (err as Error).message }, "halt after the job cut short");
+            else logger.warn({ board: b.name, err: (err as Error).message }, "halt after the job failed");
+          }),
         ),
       );
     },

@@ -6,6 +6,7 @@
  */
 import { SerialPort } from "serialport";
 import type { Logger } from "pino";
+import { abortError } from "../signals.ts";
 
 export type SerialLineOptions = {
   path: string;
@@ -94,18 +95,28 @@ export class SerialLine {
     this.backoffMs = Math.min(5_000, this.backoffMs * 2);
   }
 
-  /** Resolves once the device is open; rejects with why it is not after `ms`. */
-  async waitOpen(ms: number): Promise<void> {
+  /** Resolves once the device is open; rejects with why it is not after `ms`, or with the signal's reason. */
+  async waitOpen(ms: number, signal?: AbortSignal): Promise<void> {
     if (this.isOpen) return;
+    signal?.throwIfAborted();
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const stop = (err: Error) => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
         this.openWaiters = this.openWaiters.filter((w) => w !== done);
-        reject(new Error(`serial device ${this.options.path} is not open after ${ms} ms: ${this.lastError ?? "still opening"}`));
-      }, ms);
+        reject(err);
+      };
+      const onAbort = () => stop(abortError(signal!));
+      const timer = setTimeout(
+        () => stop(new Error(`serial device ${this.options.path} is not open after ${ms} ms: ${this.lastError ?? "still opening"}`)),
+        ms,
+      );
       const done = () => {
         clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
         resolve();
       };
+      signal?.addEventListener("abort", onAbort, { once: true });
       this.openWaiters.push(done);
     });
   }
@@ -154,19 +165,22 @@ export class SerialLine {
 
   /**
    * Discards what is buffered and waits until the line has been silent for `quietMs`, at most `maxMs`. Returns how
-   * many bytes were dropped and whether the line went quiet.
+   * many bytes were dropped and whether the line went quiet; rejects with the signal's reason when it aborts.
    */
-  async drain(quietMs: number, maxMs: number): Promise<{ dropped: number; quiet: boolean }> {
+  async drain(quietMs: number, maxMs: number, signal?: AbortSignal): Promise<{ dropped: number; quiet: boolean }> {
     this.mute();
     this.droppedWhileMuted = 0;
     try {
-      // tcflush: bytes the OS holds but nobody read yet (printed while the runner was not listening).
+      // tcflush: bytes the OS holds but nobody read yet (printed while the runner was not listening). Bounded: a
+      // flush on a device that went away must not hold the job.
       const port = this.port;
-      if (port) await new Promise<void>((resolve) => port.flush(() => resolve()));
+      if (port)
+        await Promise.race([new Promise<void>((resolve) => port.flush(() => resolve())), new Promise((r) => setTimeout(r, 1_000).unref())]);
       const start = performance.now();
       // Silence is counted from now: bytes still in flight from before the halt must have time to show up.
       this.lastByteAt = Math.max(this.lastByteAt, start);
       for (;;) {
+        signal?.throwIfAborted();
         const now = performance.now();
         if (now - this.lastByteAt >= quietMs) return { dropped: this.droppedWhileMuted, quiet: true };
         if (now - start >= maxMs) return { dropped: this.droppedWhileMuted, quiet: false };

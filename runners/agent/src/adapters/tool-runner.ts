@@ -1,15 +1,19 @@
 /**
  * Runs lab tools (flashers, reset and power commands) as bounded subprocesses and classifies how they failed.
  *
- * Every run has a timeout, follows the job's cancel signal and is killed with SIGKILL if it ignores SIGTERM, so a
- * wedged J-Link DLL cannot hang the runner. Commands never go through a shell: templates from lab.yaml are split
- * into argv first and placeholders are substituted per argument, so a file name cannot inject a command.
+ * Every run has a timeout, follows the job's signal and is killed with SIGKILL if it ignores SIGTERM, so a wedged
+ * J-Link DLL cannot hang the runner. When the signal aborts (job cancelled, step bound, shutdown) the tool gets
+ * only STOP_KILL_GRACE_MS before SIGKILL, because a cancelled job must be off its boards within 2 seconds; and a
+ * process that does not even die from SIGKILL (stuck in the kernel on a wedged USB device) is left behind rather
+ * than waited for. Commands never go through a shell: templates from lab.yaml are split into argv first and
+ * placeholders are substituted per argument, so a file name cannot inject a command.
  */
 import { basename } from "node:path";
 import type { FlashFailureCode } from "@tock-hil/board";
 import { FlashError } from "@tock-hil/board";
 import { execa } from "execa";
 import type { Logger } from "pino";
+import { boundedDelay } from "../signals.ts";
 
 /** A command as lab.yaml gives it: one string split like a shell would (no expansion), or an argv list. */
 export type CommandTemplate = string | string[];
@@ -95,6 +99,8 @@ export type ToolResult = {
   failure: "missing" | "timeout" | "cancelled" | "exit" | undefined;
   /** The cancel signal's reason was a timeout (e.g. the lease's flash step bound), not a cancellation. */
   timeoutBySignal: boolean;
+  /** Why the signal stopped the tool (its abort reason), when it did. */
+  stopReason?: string | undefined;
   output: string;
   durationMs: number;
 };
@@ -103,38 +109,95 @@ export type RunToolOptions = {
   timeoutMs: number;
   signal?: AbortSignal | undefined;
   logger: Logger;
-  /** How long a tool gets between SIGTERM and SIGKILL. */
+  /** How long a tool that outlived its own timeout gets between SIGTERM and SIGKILL. */
   killGraceMs?: number;
+  /** How long a tool stopped by the signal gets between SIGTERM and SIGKILL. */
+  stopGraceMs?: number;
 };
 
+/**
+ * SIGTERM to SIGKILL when the job's signal stops a tool. Flash tools that handle SIGTERM exit within a few tens of
+ * milliseconds; one that does not must not eat the 2-second budget of a cancellation.
+ */
+export const STOP_KILL_GRACE_MS = 300;
+/** After SIGKILL, how long to wait for the exit before leaving the process behind (stuck in an uninterruptible call). */
+const REAP_WAIT_MS = 200;
+
 const MAX_OUTPUT = 256 * 1024;
+
+/**
+ * Tools run in their own process group, so a stop reaches what they started too (tockloader runs JLinkExe or
+ * openocd; a `command` template may be a script). A detached group outlives the runner, so the groups still
+ * running are killed when it exits.
+ */
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+
+function killGroup(pid: number, signal: NodeJS.Signals) {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // The group is gone already.
+  }
+}
+
+function trackGroup(pid: number) {
+  liveGroups.add(pid);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const group of liveGroups) killGroup(group, "SIGKILL");
+  });
+}
+
+/** The abort reason of a signal, for logs and messages. */
+function reasonText(signal: AbortSignal | undefined): string | undefined {
+  if (!signal?.aborted) return undefined;
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason.message : String(reason);
+}
 
 export async function runTool(argv: string[], options: RunToolOptions): Promise<ToolResult> {
   const [file, ...args] = argv as [string, ...string[]];
   const started = performance.now();
   const log = options.logger.child({ tool: basename(file) });
   log.info({ argv }, "running");
-  if (options.signal?.aborted) {
+  const signal = options.signal;
+  if (signal?.aborted) {
+    log.info({ stoppedBecause: reasonText(signal) }, "not started: stopped before it ran");
     return {
       argv,
       ok: false,
       exitCode: undefined,
       failure: "cancelled",
-      timeoutBySignal: isTimeout(options.signal),
+      timeoutBySignal: isTimeout(signal),
+      stopReason: reasonText(signal),
       output: "",
       durationMs: 0,
     };
   }
   let output = "";
-  const child = execa(file, args, {
-    reject: false,
-    timeout: options.timeoutMs,
-    forceKillAfterDelay: options.killGraceMs ?? 3_000,
-    stdin: "ignore",
-    all: true,
-    buffer: false,
-    ...(options.signal ? { cancelSignal: options.signal } : {}),
+  // The timeout and the stop are handled here rather than by execa, because they must reach the whole process
+  // group and end in bounded time even when the process cannot be reaped.
+  const child = execa(file, args, { reject: false, detached: true, stdin: "ignore", all: true, buffer: false });
+  const pid = child.pid;
+  if (pid !== undefined) trackGroup(pid);
+  let ended: "timeout" | "cancelled" | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  let leaveBehind: () => void = () => {};
+  const leftBehind = new Promise<"left">((resolve) => {
+    leaveBehind = () => resolve("left");
   });
+  const terminate = (why: "timeout" | "cancelled", graceMs: number) => {
+    if (ended) return;
+    ended = why;
+    if (pid !== undefined) killGroup(pid, "SIGTERM");
+    timers.push(setTimeout(() => pid !== undefined && killGroup(pid, "SIGKILL"), graceMs));
+    timers.push(setTimeout(leaveBehind, graceMs + REAP_WAIT_MS));
+  };
+  timers.push(setTimeout(() => terminate("timeout", options.killGraceMs ?? 3_000), boundedDelay(options.timeoutMs)));
+  const onStop = () => terminate("cancelled", options.stopGraceMs ?? STOP_KILL_GRACE_MS);
+  signal?.addEventListener("abort", onStop, { once: true });
   // Progress: every line goes to the debug log as it comes, so a slow flash can be watched live.
   let pending = "";
   child.all?.on("data", (d: Buffer) => {
@@ -145,25 +208,51 @@ export async function runTool(argv: string[], options: RunToolOptions): Promise<
     pending = lines.pop() ?? "";
     for (const line of lines) if (line.trim()) log.debug({ line }, "tool output");
   });
-  const r = await child;
+  const r = await Promise.race([child, leftBehind]);
+  for (const t of timers) clearTimeout(t);
+  signal?.removeEventListener("abort", onStop);
   const durationMs = Math.round(performance.now() - started);
+  if (r === "left") {
+    // Not even SIGKILL ended it: the process sits in the kernel (typically on a USB device that stopped answering).
+    // Waiting for it would hold the job forever; it is reaped whenever the kernel lets go.
+    void child.catch(() => {});
+    output += `\n[${basename(file)} (pid ${pid ?? "?"}) did not exit after SIGKILL; left behind]\n`;
+    const failure = ended ?? "timeout";
+    const result: ToolResult = {
+      argv,
+      ok: false,
+      exitCode: undefined,
+      failure,
+      timeoutBySignal: failure === "cancelled" && isTimeout(signal),
+      stopReason: failure === "cancelled" ? reasonText(signal) : undefined,
+      output,
+      durationMs,
+    };
+    log.error({ pid, durationMs, failure }, "the tool did not exit after SIGKILL; left behind");
+    return result;
+  }
+  if (pid !== undefined) {
+    // Whatever the tool started and left behind after a stop goes with it; its group is then empty.
+    if (ended) killGroup(pid, "SIGKILL");
+    liveGroups.delete(pid);
+  }
   let failure: ToolResult["failure"];
-  if (!r.failed) failure = undefined;
-  else if (r.code === "ENOENT" || r.code === "EACCES") failure = "missing";
-  else if (r.timedOut) failure = "timeout";
-  else if (r.isCanceled) failure = "cancelled";
-  else failure = "exit";
+  if (r.code === "ENOENT" || r.code === "EACCES") failure = "missing";
+  else if (ended) failure = ended;
+  else if (r.failed) failure = "exit";
   if (failure === "missing") output += `${r.originalMessage ?? ""}\n`;
   const result: ToolResult = {
     argv,
-    ok: !r.failed,
+    ok: failure === undefined,
     exitCode: r.exitCode,
     failure,
-    timeoutBySignal: failure === "cancelled" && isTimeout(options.signal),
+    timeoutBySignal: failure === "cancelled" && isTimeout(signal),
+    stopReason: failure === "cancelled" ? reasonText(signal) : undefined,
     output,
     durationMs,
   };
-  log[result.ok ? "info" : "warn"]({ exitCode: r.exitCode, failure, durationMs }, result.ok ? "done" : "failed");
+  if (failure === "cancelled") log.info({ durationMs, signal: r.signal, stoppedBecause: result.stopReason }, "stopped");
+  else log[result.ok ? "info" : "warn"]({ exitCode: r.exitCode, failure, durationMs }, result.ok ? "done" : "failed");
   return result;
 }
 
@@ -216,7 +305,7 @@ export function classifyToolFailure(result: ToolResult, context: { board: string
     case "cancelled":
       return result.timeoutBySignal
         ? detail("timeout", `${context.board}: the flash step ran out of time while ${tool} was ${context.what}; it was killed`)
-        : detail("cancelled", `${context.board}: ${context.what} was cancelled; ${tool} was stopped`);
+        : detail("cancelled", `${context.board}: ${context.what} was stopped (${result.stopReason ?? "cancelled"}); ${tool} was killed`);
     default:
       break;
   }

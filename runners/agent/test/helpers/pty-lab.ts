@@ -26,6 +26,12 @@ export const FAKE_TOOL = resolve(import.meta.dirname, "../fixtures/fake-probe-to
 /** How a probe behaves when a tool talks to it. */
 export type ProbeMode = "ok" | "absent" | "hang" | "verify_fail";
 
+/**
+ * A probe that stops answering for some actions only (`--halt`, `--program`, `--reset`...; every action when
+ * `actions` is empty), with a tool that may also ignore SIGTERM, as a wedged J-Link DLL does.
+ */
+export type HangSpec = { actions: string[]; ignoreTerm: boolean };
+
 type Bridge = { board: EmulatedBoard; probe: string; device: string; socat: ResultPromise; port: SerialPort; off: () => void };
 
 type Pending = { kernel?: Uint8Array; apps: Uint8Array[] };
@@ -34,8 +40,10 @@ const KERNEL_ADDRESS = 0x0;
 const APPS_ADDRESS = 0x40000;
 
 export class PtyLab {
-  readonly requests: { tool: string; args: string[] }[] = [];
+  /** Every tool run, with its process id (to check that a stopped tool is really gone). */
+  readonly requests: { tool: string; args: string[]; pid: number }[] = [];
   private readonly modes = new Map<string, ProbeMode>();
+  private readonly hangs = new Map<string, HangSpec>();
   private readonly bridges = new Map<string, Bridge>();
   private readonly pending = new Map<string, Pending>();
   private server: Server | undefined;
@@ -77,6 +85,12 @@ export class PtyLab {
 
   setMode(probe: string, mode: ProbeMode) {
     this.modes.set(probe, mode);
+  }
+
+  /** Makes the probe hang for some actions (see HangSpec); `undefined` clears it. */
+  setHang(probe: string, spec: HangSpec | undefined) {
+    if (spec) this.hangs.set(probe, spec);
+    else this.hangs.delete(probe);
   }
 
   /** Bytes that show up on a board's console as if the board printed them (e.g. a previous job's tail). */
@@ -129,7 +143,7 @@ export class PtyLab {
         buffer += d.toString();
         const nl = buffer.indexOf("\n");
         if (nl < 0) return;
-        const req = JSON.parse(buffer.slice(0, nl)) as { tool: string; args: string[]; files: Record<string, string> };
+        const req = JSON.parse(buffer.slice(0, nl)) as { tool: string; args: string[]; files: Record<string, string>; pid: number };
         void this.handle(req).then(
           (answer) => conn.end(`${JSON.stringify(answer)}\n`),
           (err: unknown) => conn.end(`${JSON.stringify({ stderr: `fake tool crashed: ${(err as Error).message}\n`, exitCode: 99 })}\n`),
@@ -140,13 +154,14 @@ export class PtyLab {
     await new Promise<void>((r) => this.server!.listen(this.socketPath, r));
   }
 
-  private async handle(req: { tool: string; args: string[]; files: Record<string, string> }): Promise<{
+  private async handle(req: { tool: string; args: string[]; files: Record<string, string>; pid: number }): Promise<{
     stdout?: string;
     stderr?: string;
     exitCode?: number;
     hang?: boolean;
+    ignoreTerm?: boolean;
   }> {
-    this.requests.push({ tool: req.tool, args: req.args });
+    this.requests.push({ tool: req.tool, args: req.args, pid: req.pid });
     const arg = (flag: string) => {
       const i = req.args.indexOf(flag);
       return i >= 0 ? req.args[i + 1] : undefined;
@@ -160,6 +175,9 @@ export class PtyLab {
         : { stderr: "[ERROR] Could not open J-Link: No J-Link device found.\n", exitCode: 1 };
     }
     if (mode === "hang") return { hang: true };
+    const hang = probe ? this.hangs.get(probe) : undefined;
+    if (hang && (hang.actions.length === 0 || hang.actions.some((a) => req.args.includes(a))))
+      return { hang: true, ignoreTerm: hang.ignoreTerm };
     const file = (path: string) => new Uint8Array(Buffer.from(req.files[path] ?? "", "base64"));
     const pending = this.pending.get(bridge.board.name)!;
     const writes =
