@@ -8,6 +8,14 @@ import { z } from "zod";
 /** Only "true"/"1" are true and "false"/"0" false; anything else is an error (z.coerce.boolean treats "false" as true). */
 const BoolEnv = z.enum(["true", "false", "1", "0"], { message: "must be true or false" }).transform((v) => v === "true" || v === "1");
 
+/**
+ * A duration in milliseconds, at most 2^31 - 1: the longest a Node timer waits (a longer one fires at once) and the
+ * largest value the database's int columns hold.
+ */
+const MAX_MS = 2_147_483_647;
+const Ms = (min: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(MAX_MS, `must be at most ${MAX_MS} ms (about 24.8 days)`).default(fallback);
+
 export const Env = z.object({
   // Postgres holding every run, job, result and token. `npm start` provides an embedded one when unset.
   DATABASE_URL: z
@@ -36,9 +44,9 @@ export const Env = z.object({
     .regex(/^[A-Za-z0-9:_-]+$/)
     .default("hil"),
   // How often runners must heartbeat; the server tells runners this value when they connect.
-  HIL_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),
+  HIL_HEARTBEAT_INTERVAL_MS: Ms(100, 5_000),
   // A runner silent for this long loses its attempts (ended as `error`, reason runner_lost).
-  HIL_RUNNER_TIMEOUT_MS: z.coerce.number().int().min(500).default(30_000),
+  HIL_RUNNER_TIMEOUT_MS: Ms(500, 30_000),
   // Largest firmware upload accepted, in bytes.
   HIL_MAX_ARTIFACT_BYTES: z.coerce
     .number()
@@ -49,13 +57,9 @@ export const Env = z.object({
   HIL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(2),
   // Slack on top of a suite's own time bound before the API ends an attempt as `timeout` (covers fetching,
   // flashing and uploads; the runner enforces the per-step bounds itself).
-  HIL_ATTEMPT_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
+  HIL_ATTEMPT_GRACE_MS: Ms(0, 60_000),
   // A job still waiting for boards after this long ends as error (reason queue_timeout).
-  HIL_QUEUE_TIMEOUT_MS: z.coerce
-    .number()
-    .int()
-    .min(1000)
-    .default(6 * 3600_000),
+  HIL_QUEUE_TIMEOUT_MS: Ms(1000, 6 * 3600_000),
   // Consecutive infra errors (or failed health checks) after which a board is marked bad.
   HIL_BOARD_BAD_AFTER: z.coerce.number().int().min(1).default(3),
   // Priority points a queued job gains per minute of waiting, so low-priority work is never starved forever.
@@ -72,10 +76,10 @@ export const Env = z.object({
   HIL_PRIORITY_NIGHTLY: z.coerce.number().int().min(0).max(1000).default(100),
   // Per-step bounds the runner enforces (ms): fetching firmware, flashing one board, first output after reset,
   // and one test case (a test's own bound in its suite manifest wins).
-  HIL_STEP_FETCH_MS: z.coerce.number().int().min(1).default(120_000),
-  HIL_STEP_FLASH_MS: z.coerce.number().int().min(1).default(120_000),
-  HIL_STEP_BOOT_MS: z.coerce.number().int().min(1).default(10_000),
-  HIL_STEP_TEST_MS: z.coerce.number().int().min(1).default(300_000),
+  HIL_STEP_FETCH_MS: Ms(1, 120_000),
+  HIL_STEP_FLASH_MS: Ms(1, 120_000),
+  HIL_STEP_BOOT_MS: Ms(1, 10_000),
+  HIL_STEP_TEST_MS: Ms(1, 300_000),
   // How often a live log tail (SSE) looks for new serial chunks, in ms. Chunks are polled from Postgres so a tail
   // works on any API process; lower is snappier, higher is cheaper with many open dashboards (issue 6).
   HIL_LOG_TAIL_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(500),
