@@ -5,6 +5,7 @@
 import type { AttemptEndReason, FinishAttemptBody, JobStatus, RunnerBoard, TestStatus } from "@tock-hil/protocol";
 import type { Db, PrismaClient } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
+import { lockScheduling } from "./allocator.ts";
 import { rollUpRun } from "./runs.ts";
 import { assertTransition } from "./states.ts";
 import { generateToken, hashToken } from "./tokens.ts";
@@ -49,6 +50,8 @@ export async function syncBoards(db: PrismaClient, runnerId: string, boards: Run
   if (dup) throw new AppError(ErrorCode.VALIDATION, `board name ${dup} appears twice in the inventory; names must be unique per runner`);
   const now = new Date();
   const rows = await db.$transaction(async (tx) => {
+    // Presence, tags and groups decide what a scheduling pass may place on: wait for one in flight to commit.
+    await lockScheduling(tx);
     await tx.board.updateMany({ where: { runnerId, name: { notIn: names } }, data: { present: false } });
     const out = [];
     for (const b of boards) {
