@@ -1,6 +1,6 @@
 /** Queue timeouts, cancellation and flaky re-runs, through the API (inject) on real Postgres and Redis. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, buildTestApp } from "./helpers/build-app.ts";
+import { ADMIN_TOKEN, buildTestApp, uploadTestFirmware } from "./helpers/build-app.ts";
 import type { TestApp } from "./helpers/build-app.ts";
 
 let t: TestApp;
@@ -8,18 +8,7 @@ const auth = (token = ADMIN_TOKEN) => ({ authorization: `Bearer ${token}` });
 
 beforeAll(async () => {
   t = await buildTestApp({ HIL_QUEUE_TIMEOUT_MS: "1500", HIL_MAX_ATTEMPTS: "1" });
-  for (const [name, kind] of [
-    ["nrf52840dk", "kernel"],
-    ["radio_tx", "tbf"],
-    ["radio_rx", "tbf"],
-  ] as const) {
-    await t.fastify.inject({
-      method: "POST",
-      url: `/api/v1/artifacts?name=${name}&kind=${kind}&boardType=nrf52840dk`,
-      headers: { ...auth(), "content-type": "application/octet-stream" },
-      payload: Buffer.from(`image of ${name}`),
-    });
-  }
+  await uploadTestFirmware(t);
 });
 afterAll(async () => {
   await t?.close();
@@ -84,19 +73,7 @@ describe("queue timeout of a retry", () => {
   let r2: TestApp;
   beforeAll(async () => {
     r2 = await buildTestApp({ HIL_QUEUE_TIMEOUT_MS: "1500", HIL_MAX_ATTEMPTS: "2" });
-    await r2.fastify.inject({
-      method: "POST",
-      url: "/api/v1/artifacts?name=nrf52840dk&kind=kernel&boardType=nrf52840dk",
-      headers: { ...auth(), "content-type": "application/octet-stream" },
-      payload: Buffer.from("image of nrf52840dk"),
-    });
-    for (const name of ["radio_tx", "radio_rx"])
-      await r2.fastify.inject({
-        method: "POST",
-        url: `/api/v1/artifacts?name=${name}&kind=tbf&boardType=nrf52840dk`,
-        headers: { ...auth(), "content-type": "application/octet-stream" },
-        payload: Buffer.from(`image of ${name}`),
-      });
+    await uploadTestFirmware(r2);
   });
   afterAll(async () => {
     await r2?.close();

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createSqlPool } from "../src/db.ts";
 import { finishCompletedBatch, submitResultsBatch } from "../src/services/runner-batches.ts";
 import { reapLostRunners } from "../src/services/runner-protocol.ts";
-import { ADMIN_TOKEN, buildTestApp } from "./helpers/build-app.ts";
+import { ADMIN_TOKEN, buildTestApp, uploadTestFirmware } from "./helpers/build-app.ts";
 import type { TestApp } from "./helpers/build-app.ts";
 
 let t: TestApp;
@@ -20,18 +20,7 @@ beforeAll(async () => {
   // A job gets two attempts, so an infra error is retried; one infra error that implicates a board makes it bad.
   t = await buildTestApp({ HIL_MAX_ATTEMPTS: "2", HIL_BOARD_BAD_AFTER: "1" });
   sql = createSqlPool(t.env.DATABASE_URL, 4);
-  for (const [name, kind] of [
-    ["nrf52840dk", "kernel"],
-    ["radio_tx", "tbf"],
-    ["radio_rx", "tbf"],
-  ] as const) {
-    await t.fastify.inject({
-      method: "POST",
-      url: `/api/v1/artifacts?name=${name}&kind=${kind}&boardType=nrf52840dk`,
-      headers: { ...auth(), "content-type": "application/octet-stream" },
-      payload: Buffer.from(`image of ${name}`),
-    });
-  }
+  await uploadTestFirmware(t);
 });
 // A job a test left queued for a retry (or running) must not be leased by the next test's runner.
 afterEach(async () => {

@@ -366,6 +366,19 @@ export async function listRuns(
   };
 }
 
+/** A planned test without a verdict: its job ended before running it (queue timeout, cancellation). */
+const notRun = (suite: string, test: string, attempt: number, tries: number, message: string): ResultItem => ({
+  suite,
+  test,
+  boards: [],
+  status: "not_run",
+  durationMs: 0,
+  attempt,
+  tries,
+  flaky: false,
+  message,
+});
+
 /**
  * Results of a run: for each job, the results of its latest attempt that reported any (the attempt that decided
  * the job's outcome), one item per test with its last try as the verdict. Planned tests of jobs that never got
@@ -393,19 +406,7 @@ export async function getRunResults(db: Db, catalog: SuiteCatalog, runId: string
         job.endReason === "queue_timeout"
           ? `queue_timeout: ${job.endMessage ?? "not started before its queue timeout"}`
           : `${job.endMessage ?? `job ${job.status}`} before it got boards`;
-      for (const test of job.tests) {
-        items.push({
-          suite: job.suite,
-          test,
-          boards: [],
-          status: "not_run",
-          durationMs: 0,
-          attempt: 0,
-          tries: 0,
-          flaky: false,
-          message: why,
-        });
-      }
+      for (const test of job.tests) items.push(notRun(job.suite, test, 0, 0, why));
       continue;
     }
     const boardOf = new Map(attempt.boards.map((b) => [b.role, b.board.name]));
@@ -425,17 +426,7 @@ export async function getRunResults(db: Db, catalog: SuiteCatalog, runId: string
       const r = tries.at(-1);
       if (!r) continue;
       if (endedWaiting !== undefined && (r.status === "error" || r.status === "not_run")) {
-        items.push({
-          suite: job.suite,
-          test,
-          boards: [],
-          status: "not_run",
-          durationMs: 0,
-          attempt: attempt.number,
-          tries: tries.length,
-          flaky: false,
-          message: endedWaiting,
-        });
+        items.push(notRun(job.suite, test, attempt.number, tries.length, endedWaiting));
         continue;
       }
       const roles = testRoles.get(test) ?? [...boardOf.keys()];

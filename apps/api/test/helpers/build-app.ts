@@ -100,3 +100,20 @@ export async function buildTestApp(overrides: Record<string, string> = {}, optio
     },
   };
 }
+
+/** Uploads the images TEST_SUITES needs (an nrf52840dk kernel and the two radio apps), so runs can be planned. */
+export async function uploadTestFirmware(t: Pick<TestApp, "fastify">): Promise<void> {
+  for (const [name, kind] of [
+    ["nrf52840dk", "kernel"],
+    ["radio_tx", "tbf"],
+    ["radio_rx", "tbf"],
+  ] as const) {
+    const res = await t.fastify.inject({
+      method: "POST",
+      url: `/api/v1/artifacts?name=${name}&kind=${kind}&boardType=nrf52840dk`,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/octet-stream" },
+      payload: Buffer.from(`image of ${name}`),
+    });
+    if (res.statusCode !== 201) throw new Error(`uploading ${name} failed: ${res.statusCode} ${res.body}`);
+  }
+}
