@@ -1,6 +1,6 @@
 /** Queue timeouts, cancellation and flaky re-runs, through the API (inject) on real Postgres and Redis. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, buildTestApp, uploadTestFirmware } from "./helpers/build-app.ts";
+import { ADMIN_TOKEN, buildTestApp, registerTestRunner, uploadTestFirmware } from "./helpers/build-app.ts";
 import type { TestApp } from "./helpers/build-app.ts";
 
 let t: TestApp;
@@ -14,30 +14,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function runner(name: string, boards: string[]) {
-  const reg = (await t.fastify.inject({ method: "POST", url: "/api/v1/registration-tokens", headers: auth(), payload: {} })).json().token;
-  const token = (
-    await t.fastify.inject({ method: "POST", url: "/api/v1/runner/register", payload: { registrationToken: reg, name } })
-  ).json().token as string;
-  await t.fastify.inject({
-    method: "PUT",
-    url: "/api/v1/runner/boards",
-    headers: auth(token),
-    payload: { boards: boards.map((b) => ({ name: b, type: "nrf52840dk" })) },
-  });
-  for (const b of boards)
-    await t.fastify.inject({
-      method: "POST",
-      url: `/api/v1/runner/boards/${b}/health`,
-      headers: auth(token),
-      payload: { ok: true, message: "ok" },
-    });
-  return {
-    token,
-    call: (url: string, payload: Record<string, unknown>) =>
-      t.fastify.inject({ method: "POST", url: `/api/v1/runner${url}`, headers: auth(token), payload }),
-  };
-}
+const runner = (name: string, boards: string[]) => registerTestRunner(t, name, boards);
 
 const createRun = async (payload: object = {}) => {
   const res = await t.fastify.inject({ method: "POST", url: "/api/v1/runs", headers: auth(), payload });
@@ -81,23 +58,7 @@ describe("queue timeout of a retry", () => {
 
   it("gives a job back in the queue for a retry the full queue timeout again, and says it was a retry that never started", async () => {
     const inject = r2.fastify.inject.bind(r2.fastify);
-    const reg = (await inject({ method: "POST", url: "/api/v1/registration-tokens", headers: auth(), payload: {} })).json().token;
-    const token = (
-      await inject({ method: "POST", url: "/api/v1/runner/register", payload: { registrationToken: reg, name: "retry-rack" } })
-    ).json().token as string;
-    await inject({
-      method: "PUT",
-      url: "/api/v1/runner/boards",
-      headers: auth(token),
-      payload: { boards: ["q1", "q2"].map((name) => ({ name, type: "nrf52840dk" })) },
-    });
-    for (const b of ["q1", "q2"])
-      await inject({
-        method: "POST",
-        url: `/api/v1/runner/boards/${b}/health`,
-        headers: auth(token),
-        payload: { ok: true, message: "ok" },
-      });
+    const { token } = await registerTestRunner(r2, "retry-rack", ["q1", "q2"]);
     const created = await inject({ method: "POST", url: "/api/v1/runs", headers: auth(), payload: {} });
     const id = created.json().id as string;
     const lease = (await inject({ method: "POST", url: "/api/v1/runner/lease", headers: auth(token), payload: { waitMs: 5000 } })).json()

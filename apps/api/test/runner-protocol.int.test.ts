@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createSqlPool } from "../src/db.ts";
 import { finishCompletedBatch, submitResultsBatch } from "../src/services/runner-batches.ts";
 import { reapLostRunners } from "../src/services/runner-protocol.ts";
-import { ADMIN_TOKEN, buildTestApp, uploadTestFirmware } from "./helpers/build-app.ts";
+import { ADMIN_TOKEN, buildTestApp, registerTestRunner, uploadTestFirmware } from "./helpers/build-app.ts";
 import type { TestApp } from "./helpers/build-app.ts";
 
 let t: TestApp;
@@ -32,30 +32,10 @@ afterAll(async () => {
 });
 
 async function runner(name: string, boards: string[]) {
-  const reg = (await t.fastify.inject({ method: "POST", url: "/api/v1/registration-tokens", headers: auth(), payload: {} })).json().token;
-  const registered = (
-    await t.fastify.inject({ method: "POST", url: "/api/v1/runner/register", payload: { registrationToken: reg, name } })
-  ).json();
-  const token = registered.token as string;
-  const sync = () =>
-    t.fastify.inject({
-      method: "PUT",
-      url: "/api/v1/runner/boards",
-      headers: auth(token),
-      payload: { boards: boards.map((b) => ({ name: b, type: "nrf52840dk" })) },
-    });
-  await sync();
-  for (const b of boards)
-    await t.fastify.inject({
-      method: "POST",
-      url: `/api/v1/runner/boards/${b}/health`,
-      headers: auth(token),
-      payload: { ok: true, message: "ok" },
-    });
-  const call = (url: string, payload: unknown) =>
-    t.fastify.inject({ method: "POST", url: `/api/v1/runner${url}`, headers: auth(token), payload: payload as object });
+  const { id, token, sync, call } = await registerTestRunner(t, name, boards);
   return {
-    id: registered.runnerId as string,
+    id,
+    token,
     sync,
     call,
     /** Creates a run and leases its one job. */

@@ -117,3 +117,37 @@ export async function uploadTestFirmware(t: Pick<TestApp, "fastify">): Promise<v
     if (res.statusCode !== 201) throw new Error(`uploading ${name} failed: ${res.statusCode} ${res.body}`);
   }
 }
+
+/**
+ * Registers a runner with nRF52840DK boards of these names, all passed their health check, as hil-runner would;
+ * `sync` announces the boards again and `call` posts to a runner endpoint with the runner's token.
+ */
+export async function registerTestRunner(t: Pick<TestApp, "fastify">, name: string, boards: string[]) {
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  const reg = (await t.fastify.inject({ method: "POST", url: "/api/v1/registration-tokens", headers: admin, payload: {} })).json().token;
+  const registered = (
+    await t.fastify.inject({ method: "POST", url: "/api/v1/runner/register", payload: { registrationToken: reg, name } })
+  ).json();
+  const token = registered.token as string;
+  const headers = { authorization: `Bearer ${token}` };
+  const sync = () =>
+    t.fastify.inject({
+      method: "PUT",
+      url: "/api/v1/runner/boards",
+      headers,
+      payload: { boards: boards.map((b) => ({ name: b, type: "nrf52840dk" })) },
+    });
+  await sync();
+  for (const b of boards) {
+    const res = await t.fastify.inject({
+      method: "POST",
+      url: `/api/v1/runner/boards/${b}/health`,
+      headers,
+      payload: { ok: true, message: "ok" },
+    });
+    if (res.json().health !== "good") throw new Error(`board ${b} did not become good: ${res.body}`);
+  }
+  const call = (url: string, payload: unknown) =>
+    t.fastify.inject({ method: "POST", url: `/api/v1/runner${url}`, headers, payload: payload as object });
+  return { id: registered.runnerId as string, token, sync, call };
+}
