@@ -1,6 +1,6 @@
 /**
- * The runner's per-step bounds, end to end with the real API and `hil-runner`: each ends with its precise status and
- * reason. (A flash tool's own timeout, with real tool processes, is in the runner's hardware tests.)
+ * The queue timeout and the runner's per-step bounds, end to end with the real API and `hil-runner`: each ends with
+ * its precise status and reason. (A flash tool's own timeout, with real tool processes, is in the runner's hardware tests.)
  */
 import type { ResultItem, Run } from "@tock-hil/protocol";
 import { afterEach, describe, expect, it } from "vitest";
@@ -19,6 +19,22 @@ async function runOnce(s: Stack, body: Record<string, unknown> = {}) {
   const results = (await call<{ results: ResultItem[] }>(s.api.url, "GET", `/api/v1/runs/${run.id}/results`)).body.results;
   return { final, results, attempt: final.jobs[0]!.attempts[0]! };
 }
+
+describe("queue timeout", () => {
+  it("ends a job no runner can host as error (queue_timeout), saying why, with every test not_run", async () => {
+    // One board: the radio suite needs several in one group on one runner, so its job can never start.
+    stack = await startStack({ boards: 1, apiEnv: { HIL_QUEUE_TIMEOUT_MS: "1500" } });
+    const { final, results } = await runOnce(stack);
+    expect(final.status).toBe("error");
+    expect(final.jobs[0]).toMatchObject({ status: "error", endReason: "queue_timeout", attempts: [] });
+    expect(final.message).toMatch(
+      /^ieee802154: queue_timeout: not started within 1\.5 s: no runner has \d × nrf52840dk in one group on one runner$/,
+    );
+    expect(results.length).toBeGreaterThan(0);
+    for (const r of results)
+      expect(r).toMatchObject({ status: "not_run", message: expect.stringMatching(/^queue_timeout: not started within 1\.5 s/) });
+  });
+});
 
 describe("step timeouts", () => {
   it("ends a board that never prints after reset as boot_timeout (infra), never as a test failure", async () => {
