@@ -161,6 +161,7 @@ describe("timeouts", () => {
       .toBe("error");
     const attempt = await t.prisma.attempt.findFirstOrThrow({ where: { jobId } });
     expect(attempt.endReason).toBe("timeout");
+    expect(attempt.message).toMatch(/^attempt did not finish within the job's 0\.8 s and \d+(\.\d)? s of grace \(HIL_ATTEMPT_GRACE_MS\)/);
     expect((await t.prisma.run.findUniqueOrThrow({ where: { id: runId } })).status).toBe("error");
     expect(await runner.heartbeat([lease!.attemptId])).toEqual({ cancel: [lease!.attemptId] });
     // The board is in doubt after a timeout: it must pass a health check before its next job.

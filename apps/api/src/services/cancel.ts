@@ -6,6 +6,7 @@
 import type { JobStatus, RunStatus } from "@tock-hil/protocol";
 import type { PrismaClient } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
+import { secondsText } from "./duration-text.ts";
 import { waitingReasons } from "./inventory.ts";
 import { endAttempt } from "./runner-protocol.ts";
 import { lockRun, rollUpRun } from "./runs.ts";
@@ -73,8 +74,7 @@ export async function expireQueuedJob(db: PrismaClient, jobId: string, runnerTim
     if (job.status !== "queued" || !job.queueDeadline || job.queueDeadline.getTime() > Date.now()) return false;
     assertTransition("job", jobId, job.status, "error");
     const why = (await waitingReasons(tx, [job], runnerTimeoutMs)).get(job.id);
-    const ms = job.queueTimeoutMs ?? 0;
-    const seconds = ms % 1000 === 0 ? String(ms / 1000) : (ms / 1000).toFixed(1);
+    const seconds = secondsText(job.queueTimeoutMs ?? 0);
     const attempts = job._count.attempts;
     const waited = attempts === 0 ? `not started within ${seconds} s` : `not retried within ${seconds} s of its attempt ${attempts} ending`;
     const endMessage = `${waited}: ${why}`;

@@ -6,6 +6,7 @@ import type { AttemptEndReason, FinishAttemptBody, JobStatus, RunnerBoard, TestS
 import type { Db, PrismaClient } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
 import { lockScheduling } from "./allocator.ts";
+import { secondsText } from "./duration-text.ts";
 import { rollUpRun } from "./runs.ts";
 import { assertTransition } from "./states.ts";
 import { generateToken, hashToken } from "./tokens.ts";
@@ -450,7 +451,7 @@ export async function timeOutAttempts(
       endAttempt(tx, a.id, {
         status: "error",
         reason: "timeout",
-        message: `attempt did not finish within ${Math.round(a.timeoutMs / 1000)} s`,
+        message: `attempt did not finish within the job's ${secondsText(a.timeoutMs)} s and ${secondsText(graceMs)} s of grace (HIL_ATTEMPT_GRACE_MS); the runner's own bound did not end it either`,
         boardBadAfter,
       }),
     );
