@@ -202,7 +202,9 @@ export class Agent {
     try {
       await this.options.api.finish(lease.attemptId, finish, this.reportStop.signal);
     } catch (err) {
-      if (err instanceof ApiError && (err.code === "ATTEMPT_NOT_RUNNING" || err.status === 404 || err.status === 409))
+      // Only "not running" and "unknown" mean the API ended it first; another 409 (a CONFLICT, e.g. a `cancelled`
+      // the API never asked for, or an end contradicting the one it recorded) is a disagreement to look at.
+      if (err instanceof ApiError && (err.code === "ATTEMPT_NOT_RUNNING" || err.status === 404))
         // Cancelled, timed out by the API's sweep, or given up as runner_lost: the API's message says which.
         logger.info({ status: finish.status, reason: finish.reason, apiMessage: err.message }, "the API had already ended the attempt");
       else if (err instanceof ApiError) logger.error({ err, finish }, "the API refused the end of the attempt");

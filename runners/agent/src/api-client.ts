@@ -15,6 +15,8 @@ import {
 } from "@tock-hil/protocol";
 import type { FinishAttemptBody, RunnerBoard, SubmittedResult } from "@tock-hil/protocol";
 import type { z } from "zod";
+// The listener-removing sleep: retries wait on the runner's lifetime signals, which must not collect a listener per retry.
+import { sleep } from "./signals.ts";
 
 export class ApiError extends Error {
   readonly status: number;
@@ -30,20 +32,6 @@ export class ApiError extends Error {
 }
 
 export type RetryPolicy = { retries: number; baseDelayMs: number; maxDelayMs: number };
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(t);
-        reject(signal.reason as Error);
-      },
-      { once: true },
-    );
-  });
 
 export class ApiClient {
   constructor(

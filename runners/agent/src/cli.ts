@@ -75,8 +75,13 @@ program
         ? { transport: { target: "pino-pretty", options: { translateTime: "HH:MM:ss.l", ignore: "pid,hostname" } } }
         : {}),
     });
+    // Warn per retry; every 10th retry of one call is an error, so an API that keeps failing a call the runner
+    // must not give up on (the end of an attempt) shows up in error-level alerting, not only as a stream of warnings.
     const api = new ApiClient(credentials.url, credentials.token, undefined, (info) =>
-      logger.warn({ path: info.path, attempt: info.attempt, delayMs: info.delayMs, error: info.error }, "API unreachable; retrying"),
+      logger[info.attempt % 10 === 0 ? "error" : "warn"](
+        { path: info.path, attempt: info.attempt, delayMs: info.delayMs, error: info.error },
+        info.attempt % 10 === 0 ? `API still failing after ${info.attempt} retries; retrying` : "API unreachable; retrying",
+      ),
     );
     const lab = await createLab(config, { logger, workDir: config.workPath });
     const agent = new Agent({

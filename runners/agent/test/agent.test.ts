@@ -162,14 +162,14 @@ describe("the outcome of an attempt", () => {
   for (const [what, overrides, expected] of cases) {
     it(`is fixed when the steps end (${what}), even if the job's bound runs out while the boards are being halted after it`, async () => {
       // Halting the boards after the job is slow (a J-Link halt can take seconds): the cleanup ends well past the
-      // job's bound of 1.5 s.
-      const h = await startAgent({ suites: passing, lab: () => labEndingWith(() => sleep(2_500)) });
-      const l = lease({ timeoutMs: 1_500, ...overrides });
+      // job's bound of 3 s (roomy enough for the steps themselves on a loaded machine).
+      const h = await startAgent({ suites: passing, lab: () => labEndingWith(() => sleep(4_000)) });
+      const l = lease({ timeoutMs: 3_000, ...overrides });
       h.api.offer(l);
       const finish = await finishOf(h.api, l.attemptId);
       expect(finish.body).toMatchObject(expected);
       const leasedAt = h.api.leased.find((x) => x.attemptId === l.attemptId)!.at;
-      expect(finish.at - leasedAt).toBeGreaterThan(1_500);
+      expect(finish.at - leasedAt).toBeGreaterThan(3_000);
     });
   }
 
@@ -300,12 +300,13 @@ describe("tests", () => {
       { name: "quick", run: async () => ({ status: "pass" }) },
     ]);
     const h = await startAgent({ suites });
-    const l = lease({ tests: ["hangs", "quick"], timeoutMs: 4_000 });
+    // 8 s: a quarter is 2 s, and the fetch, flash and boot before it have 4 s before the end of the job would cut it.
+    const l = lease({ tests: ["hangs", "quick"], timeoutMs: 8_000 });
     h.api.offer(l);
     expect((await finishOf(h.api, l.attemptId)).body).toEqual({ status: "completed", reason: "completed" });
     const results = h.api.results.filter((r) => r.attemptId === l.attemptId).map((r) => r.result);
     expect(results.map((r) => [r.test, r.status, r.message])).toEqual([
-      ["hangs", "error", "test timed out after 1000 ms (wall time)"],
+      ["hangs", "error", "test timed out after 2000 ms (wall time)"],
       ["quick", "pass", undefined],
     ]);
   });

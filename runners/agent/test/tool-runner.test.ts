@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { FlashError } from "@tock-hil/board";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
@@ -88,15 +90,19 @@ describe("firmware files", () => {
 
 /**
  * A tool as wedged as a J-Link DLL can get: it ignores SIGTERM, and so does the helper it started (as tockloader
- * starts JLinkExe). It prints both process ids.
+ * starts JLinkExe). It prints both process ids, and with `ready` creates that file once the helper ignores SIGTERM
+ * too (so a test stops it only once it is as wedged as it gets).
  */
-const WEDGED = [
+const wedged = (ready?: string) => [
   process.execPath,
   "-e",
   `const { spawn } = require("node:child_process");
   process.on("SIGTERM", () => {});
-  const helper = spawn(process.execPath, ["-e", "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"], { stdio: "ignore" });
-  console.log("pids", process.pid, helper.pid);
+  const helper = spawn(process.execPath, ["-e", "process.on('SIGTERM', () => {}); process.send('up'); setInterval(() => {}, 1000)"], { stdio: ["ignore", "ignore", "ignore", "ipc"] });
+  helper.on("message", () => {
+    console.log("pids", process.pid, helper.pid);
+    ${ready ? `require("node:fs").writeFileSync(${JSON.stringify(ready)}, "");` : ""}
+  });
   setInterval(() => {}, 1000);`,
 ];
 
@@ -115,9 +121,10 @@ const logger = pino({ level: "silent" });
 describe("running a tool", () => {
   it("kills a tool that ignores SIGTERM, and what it started, soon after the job's signal aborts", async () => {
     const controller = new AbortController();
-    const run = runTool(WEDGED, { timeoutMs: 60_000, signal: controller.signal, logger });
-    // Stop it once it is up (it has printed its pids).
-    await new Promise((r) => setTimeout(r, 400));
+    const ready = join(mkdtempSync(join(tmpdir(), "wedged-")), "ready");
+    const run = runTool(wedged(ready), { timeoutMs: 60_000, signal: controller.signal, logger });
+    // Stop it once both processes are up and ignore SIGTERM.
+    await expect.poll(() => existsSync(ready), { timeout: 10_000, interval: 20 }).toBe(true);
     const t0 = performance.now();
     controller.abort(new Error("the job was cancelled"));
     const result = await run;
@@ -135,10 +142,13 @@ describe("running a tool", () => {
 
   it("kills a tool that ignores SIGTERM after its own timeout and the kill grace", async () => {
     const t0 = performance.now();
-    const result = await runTool(WEDGED, { timeoutMs: 500, killGraceMs: 200, logger });
+    const result = await runTool(wedged(), { timeoutMs: 1_000, killGraceMs: 200, logger });
     expect(result.failure).toBe("timeout");
-    expect(performance.now() - t0).toBeLessThan(1_500);
-    expect(pidsOf(result.output).filter(alive)).toEqual([]);
+    expect(performance.now() - t0).toBeLessThan(2_500);
+    // Both were up (they printed their ids) and neither outlived the kill.
+    const pids = pidsOf(result.output);
+    expect(pids).toHaveLength(2);
+    expect(pids.filter(alive)).toEqual([]);
   });
 
   it("does not start a tool when the signal has already aborted", async () => {

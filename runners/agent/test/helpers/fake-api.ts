@@ -205,6 +205,9 @@ export class FakeApi {
           this.finishes.push({ attemptId: id, body, at: performance.now() });
           if (this.ended.has(id) && body.status !== "cancelled")
             return refused(409, "ATTEMPT_NOT_RUNNING", `attempt ${id} already ended as cancelled (cancelled)`);
+          // As the real API: a runner's `cancelled` only acknowledges a cancellation the API made.
+          if (!this.ended.has(id) && body.status === "cancelled")
+            return refused(409, "CONFLICT", `attempt ${id} is running: only the API cancels an attempt`);
           return {
             status: 200,
             body: { jobStatus: body.status === "completed" ? "passed" : body.status === "cancelled" ? "cancelled" : "error" },
