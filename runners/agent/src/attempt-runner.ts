@@ -438,7 +438,9 @@ async function runTest(test: TestCase, attemptTry: number, t: TestRun): Promise<
       const settleMs = signal.aborted
         ? Math.max(0, (run.stoppedAt() ?? performance.now()) + STOPPED_TEST_SETTLE_MS - performance.now())
         : TEST_SETTLE_MS;
-      const settled = await settlesWithin(running, settleMs);
+      // A stop of the whole attempt during a timed-out test's settle ends the wait at once, so the attempt's
+      // cleanup (ending the session halts the boards) keeps its whole budget after the stop.
+      const settled = await settlesWithin(signal.aborted ? running : raceSignal(running, signal), settleMs);
       fence.close();
       if (!settled) {
         logger.warn({ test: test.name, settleMs }, "the test did not return after it was stopped; its boards were taken back");

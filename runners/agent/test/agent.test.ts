@@ -19,6 +19,7 @@ import { Agent } from "../src/agent.ts";
 import { ApiClient } from "../src/api-client.ts";
 import type { RetryPolicy } from "../src/api-client.ts";
 import { testBound } from "../src/attempt-runner.ts";
+import { sleep as abortableSleep } from "../src/signals.ts";
 import { parseRunnerEnv } from "../src/env.ts";
 import { FirmwareCache } from "../src/firmware-cache.ts";
 import { HardwareBoardConfig, LabConfig } from "../src/lab-config.ts";
@@ -294,6 +295,33 @@ describe("heartbeats", () => {
 });
 
 describe("tests", () => {
+  it("keep the attempt's cleanup budget when a cancel comes while a timed-out test is given time to return", async () => {
+    // The test ignores its signal; its own bound (300 ms) ends it, and while the runner waits for it to return the
+    // API cancels the attempt. Ending the session (halting the boards) takes 600 ms and honours its signal.
+    const stubborn = suiteOf([{ name: "stubborn", run: async () => (await sleep(3_000), { status: "pass" }) }]);
+    let halted = false;
+    const lab = () => {
+      const emulated = createEmulatedLab({ boards: [{ name: "nrf-1", type: "nrf52840dk" }] });
+      const end = emulated.endSession.bind(emulated);
+      emulated.endSession = async (signal) => {
+        await end(signal);
+        await abortableSleep(600, signal);
+        halted = true;
+      };
+      return emulated;
+    };
+    const h = await startAgent({ suites: stubborn, lab });
+    const l = lease({ tests: ["stubborn"], steps: { fetchMs: 10_000, flashMs: 10_000, bootMs: 2_000, testMs: 300 } });
+    h.api.offer(l);
+    await until("test started", () => lines(h, "test started").length > 0);
+    await sleep(600);
+    h.api.cancel(l.attemptId);
+    const finish = await finishOf(h.api, l.attemptId);
+    expect(finish.body).toMatchObject({ status: "cancelled", reason: "cancelled" });
+    expect(finish.at - h.api.ended.get(l.attemptId)!).toBeLessThan(2_000);
+    expect(halted).toBe(true);
+  });
+
   it("bound a test that declares none to a quarter of the job's bound, so a hung test ends alone", async () => {
     const suites = suiteOf([
       { name: "hangs", run: async (ctx) => (await waitOrStop(600_000, ctx.signal), { status: "pass" }) },
