@@ -1,6 +1,8 @@
 /**
- * Legal state transitions of runs, jobs and attempts (documented in docs/architecture.md). Every status write goes
- * through `assertTransition`, so an illegal transition is a bug caught at once rather than a corrupted history.
+ * Legal state transitions of runs, jobs, attempts and board health (documented in docs/architecture.md). Status
+ * writes go through `assertTransition`, so an illegal transition is a bug caught at once rather than a corrupted
+ * history; the set-based writes (the allocator's claim, taking back an undelivered lease, the finish batch) are
+ * conditional updates from their one legal source state instead.
  */
 import type { AttemptStatus, BoardHealth, JobStatus, RunStatus } from "@tock-hil/protocol";
 
