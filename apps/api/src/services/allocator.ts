@@ -15,7 +15,7 @@ import { randomUUID } from "node:crypto";
 import type { BoardHealth, Faults, HealthCheck, Lease } from "@tock-hil/protocol";
 import type pg from "pg";
 import type { Logger } from "pino";
-import { arrayLiteral, literal } from "../db.ts";
+import { pipelined } from "../db.ts";
 import type { PrismaClient } from "../db.ts";
 import type { WorkSignal } from "../work-signal.ts";
 import { planPass } from "./matching.ts";
@@ -217,25 +217,32 @@ export class Dispatcher {
     let placements: Planned[];
     try {
       // One round trip: BEGIN, the pass lock (every pass of every API process takes it), the sign of life of the
-      // runners that asked (when any is due), and the boards. Sent as text: a multi-statement query cannot carry
-      // parameters. The pass commits without waiting for the WAL flush (a millisecond or more here, on every
-      // hand-over): if Postgres crashed right after, the lost lease would leave its job queued and the runner's
-      // results and finish would be refused as for an unknown attempt, so it costs a re-run, never a wrong result.
-      // Results and finishes keep synchronous commits.
-      const results = (await client.query(
-        `BEGIN;
-         SELECT pg_advisory_xact_lock(${PASS_LOCK[0]}, ${PASS_LOCK[1]});
-         ${seen.length > 0 ? `SET LOCAL synchronous_commit = off; UPDATE "Runner" SET "lastSeenAt" = now() WHERE id = ANY(${arrayLiteral(seen, "uuid")});` : ""}
-         SELECT b.id, b."runnerId", b.name, b.type, b.tags, b."group", b.health::text AS health, b."healthMessage",
-                -- From the few running attempts (index on status), not from each board's whole history.
-                b.id IN (SELECT ab."boardId" FROM "Attempt" a JOIN "AttemptBoard" ab ON ab."attemptId" = a.id
-                         WHERE a.status = 'running') AS busy
-         FROM "Board" b JOIN "Runner" r ON r.id = b."runnerId"
-         WHERE b.present AND b.health IN ('good', 'unknown')
-           AND (r.id = ANY(${arrayLiteral([...waiting.keys()], "uuid")})
-                OR r."lastSeenAt" > now() - ${literal(settings.runnerTimeoutMs)} * interval '1 millisecond')
-         ORDER BY b."runnerId", b.name;`,
-      )) as unknown as pg.QueryResult[];
+      // runners that asked (when any is due), and the boards. The pass commits without waiting for the WAL flush
+      // (a millisecond or more here, on every hand-over): if Postgres crashed right after, the lost lease would
+      // leave its job queued and the runner's results and finish would be refused as for an unknown attempt, so it
+      // costs a re-run, never a wrong result. Results and finishes keep synchronous commits.
+      const results = await pipelined(client, [
+        "BEGIN",
+        { name: "pass-lock", text: `SELECT pg_advisory_xact_lock($1::int, $2::int)`, values: [...PASS_LOCK] },
+        ...(seen.length > 0
+          ? [
+              "SET LOCAL synchronous_commit = off",
+              { name: "pass-seen", text: `UPDATE "Runner" SET "lastSeenAt" = now() WHERE id = ANY($1::uuid[])`, values: [seen] },
+            ]
+          : []),
+        {
+          name: "pass-boards",
+          text: `SELECT b.id, b."runnerId", b.name, b.type, b.tags, b."group", b.health::text AS health, b."healthMessage",
+                        -- From the few running attempts (index on status), not from each board's whole history.
+                        b.id IN (SELECT ab."boardId" FROM "Attempt" a JOIN "AttemptBoard" ab ON ab."attemptId" = a.id
+                                 WHERE a.status = 'running') AS busy
+                 FROM "Board" b JOIN "Runner" r ON r.id = b."runnerId"
+                 WHERE b.present AND b.health IN ('good', 'unknown')
+                   AND (r.id = ANY($1::uuid[]) OR r."lastSeenAt" > now() - $2::float8 * interval '1 millisecond')
+                 ORDER BY b."runnerId", b.name`,
+          values: [[...waiting.keys()], settings.runnerTimeoutMs],
+        },
+      ]);
       const boards = (results.at(-1) as pg.QueryResult<BoardRow>).rows;
 
       // Health checks first: a board of unknown health proves itself before it takes a job.
@@ -356,8 +363,9 @@ export class Dispatcher {
     // date_part, not extract: it computes in double precision where extract uses numeric, which costs a
     // millisecond per thousand queued jobs. The running counts are materialised once: inlined, the planner may
     // recount them for every queued job.
-    const { rows } = await client.query<CandidateRow>(
-      `WITH running AS MATERIALIZED (
+    const { rows } = await client.query<CandidateRow>({
+      name: exclude.length > 0 ? "head-extend" : "head",
+      text: `WITH running AS MATERIALIZED (
          SELECT "projectId", sum(jsonb_array_length(roles))::int AS n FROM "Job" WHERE status = 'running' GROUP BY "projectId"
        ), head AS (
          SELECT j.id, floor((j.priority + date_part('epoch', now() - j."createdAt") / 60 * $2) / $3)::int AS "priorityClass",
@@ -376,8 +384,8 @@ export class Dispatcher {
                     WHERE a."jobId" = j.id AND a.status = 'error') AS avoid
        FROM head h JOIN "Job" j ON j.id = h.id JOIN "Run" r ON r.id = j."runId"
        ORDER BY h."priorityClass" DESC, h."projectRunning" ASC, h.size DESC, j."createdAt" ASC, j.id ASC`,
-      exclude.length > 0 ? [types, agingPerMinute, priorityStep, exclude] : [types, agingPerMinute, priorityStep],
-    );
+      values: exclude.length > 0 ? [types, agingPerMinute, priorityStep, exclude] : [types, agingPerMinute, priorityStep],
+    });
     return rows;
   }
 
@@ -392,36 +400,44 @@ export class Dispatcher {
     const roles = placements.flatMap((p) =>
       p.job.roles.map((r) => ({ attempt: p.attemptId, board: p.placement.boards.get(r.role)!.id, role: r.role })),
     );
-    const uuids = (values: string[]) => arrayLiteral(values, "uuid");
-    const jobs = uuids(placements.map((p) => p.job.id));
-    const attempts = `${uuids(placements.map((p) => p.attemptId))}, ${jobs}, ${uuids(placements.map((p) => p.placement.runnerId))}`;
-    const attemptBoards = `${uuids(roles.map((r) => r.attempt))}, ${uuids(roles.map((r) => r.board))}, ${arrayLiteral(
-      roles.map((r) => r.role),
-      "text",
-    )}`;
-    const results = (await client.query(
-      `SET LOCAL synchronous_commit = off;
-       SELECT id FROM "Run" WHERE id = ANY(${uuids(runIds)}) ORDER BY id FOR UPDATE;
-       WITH claimed AS (
-         UPDATE "Job" SET status = 'running', "startedAt" = coalesce("startedAt", now())
-         WHERE id = ANY(${jobs}) AND status = 'queued' RETURNING id, "runId"
-       ), att AS (
-         -- The attempt number from the table, not from the cached head: another API process may have run and
-         -- retried the job since this one read it.
-         INSERT INTO "Attempt" (id, "jobId", number, "runnerId")
-         SELECT x.id, x.job, (SELECT coalesce(max(number), 0) + 1 FROM "Attempt" p WHERE p."jobId" = x.job), x.runner
-         FROM unnest(${attempts}) AS x(id, job, runner)
-         WHERE x.job IN (SELECT id FROM claimed) RETURNING id, "jobId", number
-       ), boards AS (
-         INSERT INTO "AttemptBoard" ("attemptId", "boardId", role)
-         SELECT y.attempt, y.board, y.role FROM unnest(${attemptBoards}) AS y(attempt, board, role)
-         WHERE y.attempt IN (SELECT id FROM att)
-       ), runs AS (
-         UPDATE "Run" SET status = 'running', "startedAt" = now() WHERE id IN (SELECT "runId" FROM claimed) AND status = 'queued'
-       )
-       SELECT "jobId" AS id, number FROM att;
-       COMMIT;`,
-    )) as unknown as [unknown, unknown, pg.QueryResult<{ id: string; number: number }>, unknown];
+    const results = (await pipelined(client, [
+      "SET LOCAL synchronous_commit = off",
+      { name: "commit-lock", text: `SELECT id FROM "Run" WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, values: [runIds] },
+      {
+        name: "commit-claim",
+        // The status tests compare text on purpose, so that no status index can serve them: the rows are found by
+        // their ids. Right after a big run is queued the statistics still say queued jobs are rare, and the
+        // planner would read every queued job through the status index to find the few it claims.
+        text: `WITH claimed AS (
+                 UPDATE "Job" SET status = 'running', "startedAt" = coalesce("startedAt", now())
+                 WHERE id = ANY($2::uuid[]) AND status::text = 'queued' RETURNING id, "runId"
+               ), att AS (
+                 -- The attempt number from the table, not from the cached head: another API process may have run
+                 -- and retried the job since this one read it.
+                 INSERT INTO "Attempt" (id, "jobId", number, "runnerId")
+                 SELECT x.id, x.job, (SELECT coalesce(max(number), 0) + 1 FROM "Attempt" p WHERE p."jobId" = x.job), x.runner
+                 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS x(id, job, runner)
+                 WHERE x.job IN (SELECT id FROM claimed) RETURNING id, "jobId", number
+               ), boards AS (
+                 INSERT INTO "AttemptBoard" ("attemptId", "boardId", role)
+                 SELECT y.attempt, y.board, y.role FROM unnest($4::uuid[], $5::uuid[], $6::text[]) AS y(attempt, board, role)
+                 WHERE y.attempt IN (SELECT id FROM att)
+               ), runs AS (
+                 UPDATE "Run" SET status = 'running', "startedAt" = now()
+                 WHERE id IN (SELECT "runId" FROM claimed) AND status::text = 'queued'
+               )
+               SELECT "jobId" AS id, number FROM att`,
+        values: [
+          placements.map((p) => p.attemptId),
+          placements.map((p) => p.job.id),
+          placements.map((p) => p.placement.runnerId),
+          roles.map((r) => r.attempt),
+          roles.map((r) => r.board),
+          roles.map((r) => r.role),
+        ],
+      },
+      "COMMIT",
+    ])) as [unknown, unknown, pg.QueryResult<{ id: string; number: number }>, unknown];
     const claimed = new Map(results[2].rows.map((r) => [r.id, r.number]));
     return placements.filter((p) => claimed.has(p.job.id)).map((p) => ({ ...p, number: claimed.get(p.job.id)! }));
   }

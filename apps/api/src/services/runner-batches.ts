@@ -15,7 +15,8 @@
 import { randomUUID } from "node:crypto";
 import type { FinishAttemptBody, JobStatus, RunStatus, SubmittedResult, TestStatus } from "@tock-hil/protocol";
 import type pg from "pg";
-import { arrayLiteral } from "../db.ts";
+import { pipelined } from "../db.ts";
+import type { Statement } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
 import { adjustForQuarantine } from "./quarantine.ts";
 import type { DecidingResult } from "./quarantine.ts";
@@ -122,8 +123,7 @@ export async function submitResultsBatch(pool: pg.Pool, items: ResultsItem[]): P
   const { rows: attempts } = await pool.query<
     Pick<AttemptRow, "id" | "runnerId" | "status" | "endReason" | "tests"> & { reruns: number; problems: Problem[] | null }
   >({
-    // Not a named (prepared) statement: its cached generic plan was chosen on the tables' size when the
-    // connection was young, and went on scanning whole tables long after they had grown.
+    name: "results-batch",
     text: `WITH a AS (
        SELECT a.id, a."runnerId", a.status::text AS status, a."endReason", a."jobId", j.tests, j.suite, j.reruns
        FROM "Attempt" a JOIN "Job" j ON j.id = a."jobId" WHERE a.id = ANY($1::uuid[]) FOR SHARE OF a
@@ -210,27 +210,42 @@ export type FinishItem = { runnerId: string; attemptId: string; body: FinishAtte
  * locked before attempts, the order every writer uses.
  */
 export async function finishCompletedBatch(pool: pg.Pool, items: FinishItem[]): Promise<Outcome<{ jobStatus: JobStatus }>[]> {
-  const ids = arrayLiteral([...new Set(items.map((i) => i.attemptId))], "uuid");
+  const ids = [...new Set(items.map((i) => i.attemptId))];
   const client = await pool.connect();
   try {
     // Round trip 1: BEGIN, lock runs then attempts (one statement, ordered by run), then read what the decisions
     // need. Job statuses of a locked run cannot change under us: every writer locks the run first. The reads are
     // statements of their own, after the lock: a statement sees what was committed when it began, so results
     // read by the locking statement itself would miss a results batch that committed while it waited.
-    const [, , locked, runJobs, quarantine] = (await client.query(
-      `BEGIN;
-       SELECT a.id FROM "Attempt" a JOIN "Job" j ON j.id = a."jobId" JOIN "Run" r ON r.id = j."runId"
-       WHERE a.id = ANY(${ids}) ORDER BY r.id, a.id FOR UPDATE OF r, a;
-       SELECT a.id, a."runnerId", a.status::text AS status, a."endReason", a.number, j.id AS "jobId", j."runId",
-              j.status::text AS "jobStatus", j.tests, j.suite, j."maxAttempts", r.status::text AS "runStatus",
-              coalesce((SELECT json_agg(json_build_object('test', tr.test, 'try', tr.try, 'status', tr.status))
-                        FROM "TestResult" tr WHERE tr."attemptId" = a.id), '[]') AS results
-       FROM "Attempt" a JOIN "Job" j ON j.id = a."jobId" JOIN "Run" r ON r.id = j."runId"
-       WHERE a.id = ANY(${ids});
-       SELECT j."runId", j.id, j.status::text AS status FROM "Job" j
-       WHERE j."runId" IN (SELECT j2."runId" FROM "Job" j2 JOIN "Attempt" a ON a."jobId" = j2.id WHERE a.id = ANY(${ids}));
-       SELECT suite || '/' || test AS key FROM "Quarantine" WHERE "expiresAt" IS NULL OR "expiresAt" > now();`,
-    )) as unknown as [
+    const [, , locked, runJobs, quarantine] = (await pipelined(client, [
+      "BEGIN",
+      {
+        name: "finish-lock",
+        text: `SELECT a.id FROM "Attempt" a JOIN "Job" j ON j.id = a."jobId" JOIN "Run" r ON r.id = j."runId"
+               WHERE a.id = ANY($1::uuid[]) ORDER BY r.id, a.id FOR UPDATE OF r, a`,
+        values: [ids],
+      },
+      {
+        name: "finish-read",
+        text: `SELECT a.id, a."runnerId", a.status::text AS status, a."endReason", a.number, j.id AS "jobId", j."runId",
+                      j.status::text AS "jobStatus", j.tests, j.suite, j."maxAttempts", r.status::text AS "runStatus",
+                      coalesce((SELECT json_agg(json_build_object('test', tr.test, 'try', tr.try, 'status', tr.status))
+                                FROM "TestResult" tr WHERE tr."attemptId" = a.id), '[]') AS results
+               FROM "Attempt" a JOIN "Job" j ON j.id = a."jobId" JOIN "Run" r ON r.id = j."runId"
+               WHERE a.id = ANY($1::uuid[])`,
+        values: [ids],
+      },
+      {
+        name: "finish-run-jobs",
+        text: `SELECT j."runId", j.id, j.status::text AS status FROM "Job" j
+               WHERE j."runId" IN (SELECT j2."runId" FROM "Job" j2 JOIN "Attempt" a ON a."jobId" = j2.id WHERE a.id = ANY($1::uuid[]))`,
+        values: [ids],
+      },
+      {
+        name: "finish-quarantine",
+        text: `SELECT suite || '/' || test AS key FROM "Quarantine" WHERE "expiresAt" IS NULL OR "expiresAt" > now()`,
+      },
+    ])) as [
       unknown,
       unknown,
       pg.QueryResult<AttemptRow & { runStatus: RunStatus; results: { test: string; try: number; status: TestStatus }[] }>,
@@ -324,25 +339,28 @@ export async function finishCompletedBatch(pool: pg.Pool, items: FinishItem[]): 
         return true;
       });
 
+    const write: Statement = { name: "finish-write", text: WRITE_SQL, values };
     if (!needsDecidingResults(runs, quarantined)) {
       // The common case: every run outcome is known now, so the writes, the runs and COMMIT share the second and
-      // last round trip (plain text with literals: a multi-statement query cannot carry parameters).
-      const literals = values.map((v, i) => arrayLiteral(v, WRITE_TYPES[i]!));
-      await client.query(`${writeSql(literals)};\n${runsSql(settle(runOutcomes(runs, quarantined, [])))}\nCOMMIT;`);
+      // last round trip.
+      await pipelined(client, [write, ...runsStatement(settle(runOutcomes(runs, quarantined, []))), "COMMIT"]);
       return outcomes;
     }
 
     // A failed job while a quarantine is in force: the deciding results include the not_run ones written here,
-    // so the writes (round trip 2) come before reading them (3), and the run outcomes go with COMMIT (4).
-    await client.query(writeSql(WRITE_TYPES.map((t, i) => `$${i + 1}::${t}[]`)), values);
+    // so the writes and the read of them share round trip 2, and the run outcomes go with COMMIT (3).
     const failed = doneRuns(runs).flatMap(([, jobs]) => jobs.filter((j) => j.status === "failed").map((j) => j.id));
-    const { rows: deciding } = await client.query<DecidingResult>(
-      `SELECT DISTINCT ON (tr."jobId", tr.test) tr."jobId", tr.suite, tr.test, tr.status::text AS status
-       FROM "TestResult" tr JOIN "Attempt" a ON a.id = tr."attemptId"
-       WHERE tr."jobId" = ANY($1::uuid[]) ORDER BY tr."jobId", tr.test, a.number DESC, tr.try DESC`,
-      [failed],
-    );
-    await client.query(`${runsSql(settle(runOutcomes(runs, quarantined, deciding)))}\nCOMMIT;`);
+    const [, { rows: deciding }] = (await pipelined(client, [
+      write,
+      {
+        name: "finish-deciding",
+        text: `SELECT DISTINCT ON (tr."jobId", tr.test) tr."jobId", tr.suite, tr.test, tr.status::text AS status
+               FROM "TestResult" tr JOIN "Attempt" a ON a.id = tr."attemptId"
+               WHERE tr."jobId" = ANY($1::uuid[]) ORDER BY tr."jobId", tr.test, a.number DESC, tr.try DESC`,
+        values: [failed],
+      },
+    ])) as [unknown, pg.QueryResult<DecidingResult>];
+    await pipelined(client, [...runsStatement(settle(runOutcomes(runs, quarantined, deciding))), "COMMIT"]);
     return outcomes;
   } catch (err) {
     await client.query("ROLLBACK").catch(() => {});
@@ -352,41 +370,40 @@ export async function finishCompletedBatch(pool: pg.Pool, items: FinishItem[]): 
   }
 }
 
-const WRITE_TYPES = ["uuid", "text", "uuid", "uuid", "uuid", "text", "text", "text", "text", "uuid", "text", "text"];
-
 /**
  * Every write of a finish batch in one statement: attempts completed, unreported tests not_run, jobs their
- * verdicts, boards their infra error counts cleared. `p` are the twelve arrays, as parameters or literals.
+ * verdicts, boards their infra error counts cleared. Its twelve parameters are the arrays built above.
  */
-const writeSql = (p: string[]) => `WITH att AS (
+const WRITE_SQL = `WITH att AS (
     UPDATE "Attempt" a SET status = 'completed', "endReason" = x.reason, message = x.message, "finishedAt" = now()
-    FROM unnest(${p[0]}, ${p[1]}, ${p[11]}) AS x(id, message, reason) WHERE a.id = x.id RETURNING a.id
+    FROM unnest($1::uuid[], $2::text[], $12::text[]) AS x(id, message, reason) WHERE a.id = x.id RETURNING a.id
   ), res AS (
     INSERT INTO "TestResult" (id, "attemptId", "jobId", suite, test, status, "durationMs", message)
     SELECT x.id, x.aid, x.jid, x.suite, x.test, x.status::"TestStatus", 0, x.message
-    FROM unnest(${p[2]}, ${p[3]}, ${p[4]}, ${p[5]}, ${p[6]}, ${p[7]}, ${p[8]}) AS x(id, aid, jid, suite, test, status, message)
+    FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[])
+      AS x(id, aid, jid, suite, test, status, message)
     RETURNING id
   ), job AS (
     UPDATE "Job" j SET status = x.status::"JobStatus", "finishedAt" = now()
-    FROM unnest(${p[9]}, ${p[10]}) AS x(id, status) WHERE j.id = x.id RETURNING j.id
+    FROM unnest($10::uuid[], $11::text[]) AS x(id, status) WHERE j.id = x.id RETURNING j.id
   ), brd AS (
     UPDATE "Board" SET "infraErrors" = 0
-    WHERE id IN (SELECT "boardId" FROM "AttemptBoard" WHERE "attemptId" = ANY(${p[0]})) AND "infraErrors" > 0 RETURNING id
+    WHERE id IN (SELECT "boardId" FROM "AttemptBoard" WHERE "attemptId" = ANY($1::uuid[])) AND "infraErrors" > 0 RETURNING id
   )
   SELECT (SELECT count(*) FROM att) AS attempts`;
 
-/** One statement for every run the batch settles (none: nothing). */
-const runsSql = (settled: { runId: string; outcome: RunStatus }[]) =>
+/** The statement for every run the batch settles (none: nothing). */
+const runsStatement = (settled: { runId: string; outcome: RunStatus }[]): Statement[] =>
   settled.length === 0
-    ? ""
-    : `UPDATE "Run" r SET status = x.outcome::"RunStatus", "finishedAt" = now(), "startedAt" = coalesce(r."startedAt", now())
-       FROM unnest(${arrayLiteral(
-         settled.map((o) => o.runId),
-         "uuid",
-       )}, ${arrayLiteral(
-         settled.map((o) => o.outcome),
-         "text",
-       )}) AS x(id, outcome) WHERE r.id = x.id;`;
+    ? []
+    : [
+        {
+          name: "finish-runs",
+          text: `UPDATE "Run" r SET status = x.outcome::"RunStatus", "finishedAt" = now(), "startedAt" = coalesce(r."startedAt", now())
+                 FROM unnest($1::uuid[], $2::text[]) AS x(id, outcome) WHERE r.id = x.id`,
+          values: [settled.map((o) => o.runId), settled.map((o) => o.outcome)],
+        },
+      ];
 
 type RunJobs = Map<string, { id: string; status: JobStatus }[]>;
 const doneRuns = (runs: RunJobs) => [...runs].filter(([, jobs]) => jobs.every((j) => isTerminalJob(j.status)));

@@ -1,0 +1,68 @@
+/**
+ * The hot path's pool against a real Postgres: pipelined statements keep their order and their transaction, a
+ * failure in the middle rolls the whole transaction back and leaves the connection usable, and the session
+ * settings the planner relies on are in force.
+ */
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSqlPool, pipelined } from "../src/db.ts";
+import { createTestDatabase } from "./helpers/services.ts";
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  pool = createSqlPool(db.url, 1);
+  await pool.query(`CREATE TABLE pipe_probe (id int PRIMARY KEY, note text NOT NULL)`);
+});
+afterAll(async () => {
+  await pool?.end();
+  await db?.drop();
+});
+
+describe("pipelined statements", () => {
+  it("run in order inside one transaction, each seeing what the ones before it wrote", async () => {
+    const client = await pool.connect();
+    try {
+      const [, , , read] = await pipelined(client, [
+        "BEGIN",
+        { name: "probe-insert", text: `INSERT INTO pipe_probe (id, note) VALUES ($1, $2)`, values: [1, "first"] },
+        { name: "probe-update", text: `UPDATE pipe_probe SET note = note || $2 WHERE id = $1`, values: [1, "+second"] },
+        { name: "probe-read", text: `SELECT note FROM pipe_probe WHERE id = $1`, values: [1] },
+        "COMMIT",
+      ]);
+      expect(read!.rows).toEqual([{ note: "first+second" }]);
+    } finally {
+      client.release();
+    }
+    expect((await pool.query(`SELECT note FROM pipe_probe WHERE id = 1`)).rows).toEqual([{ note: "first+second" }]);
+  });
+
+  it("rejects with the failing statement's error, commits nothing of its transaction, and the connection works on", async () => {
+    const client = await pool.connect();
+    try {
+      const attempt = pipelined(client, [
+        "BEGIN",
+        { name: "probe-insert", text: `INSERT INTO pipe_probe (id, note) VALUES ($1, $2)`, values: [2, "kept?"] },
+        // Violates the primary key: the statements after it fail as "transaction aborted", and COMMIT rolls back.
+        { name: "probe-insert", text: `INSERT INTO pipe_probe (id, note) VALUES ($1, $2)`, values: [1, "duplicate"] },
+        { name: "probe-read", text: `SELECT note FROM pipe_probe WHERE id = $1`, values: [2] },
+        "COMMIT",
+      ]);
+      await expect(attempt).rejects.toMatchObject({ code: "23505" });
+      await client.query("ROLLBACK").catch(() => {});
+      const { rows } = await client.query({ name: "probe-read", text: `SELECT note FROM pipe_probe WHERE id = $1`, values: [2] });
+      expect(rows).toEqual([]);
+    } finally {
+      client.release();
+    }
+  });
+
+  it("plans with each call's values and prices random reads for memory, on every connection of the pool", async () => {
+    const { rows } = await pool.query(
+      `SELECT current_setting('plan_cache_mode') AS mode, current_setting('random_page_cost')::float AS price`,
+    );
+    expect(rows).toEqual([{ mode: "force_custom_plan", price: 1.1 }]);
+  });
+});
