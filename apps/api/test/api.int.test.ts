@@ -331,7 +331,10 @@ describe("a run through the runner protocol", () => {
       headers: auth(runner),
       payload: { attemptIds: [lease.attemptId] },
     });
-    expect(hb.json()).toEqual({ cancel: [lease.attemptId] });
+    expect(hb.json()).toEqual({
+      cancel: [lease.attemptId],
+      stops: [{ attemptId: lease.attemptId, status: "error", reason: "runner_lost", message: expect.stringContaining("runner") }],
+    });
   });
 
   it("pages through runs newest first with a keyset cursor", async () => {

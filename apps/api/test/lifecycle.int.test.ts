@@ -113,7 +113,13 @@ describe("cancellation", () => {
     const cancelled = await t.fastify.inject({ method: "POST", url: `/api/v1/runs/${id}/cancel`, headers: auth() });
     expect(cancelled.statusCode).toBe(200);
     expect(cancelled.json()).toMatchObject({ status: "cancelled", message: expect.stringMatching(/cancelled by api token/) });
-    expect((await r.call("/heartbeat", { attemptIds: [lease.attemptId] })).json()).toEqual({ cancel: [lease.attemptId] });
+    // The heartbeat says why, so the runner's log names who cancelled it.
+    expect((await r.call("/heartbeat", { attemptIds: [lease.attemptId] })).json()).toEqual({
+      cancel: [lease.attemptId],
+      stops: [
+        { attemptId: lease.attemptId, status: "cancelled", reason: "cancelled", message: expect.stringMatching(/cancelled by api token/) },
+      ],
+    });
     const items = await results(id);
     expect(items.map((i: { test: string; status: string }) => [i.test, i.status])).toEqual([
       ["radio_tx", "pass"],

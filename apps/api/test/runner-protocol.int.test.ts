@@ -281,7 +281,7 @@ describe("lost runners", () => {
       await t.prisma.runner.update({ where: { id: r.id }, data: { lastSeenAt: new Date(Date.now() - 10 * 60_000) } });
       const reaping = reapLostRunners(t.prisma, t.env.HIL_RUNNER_TIMEOUT_MS, 1);
       await lockWaiter();
-      expect((await r.call("/heartbeat", { attemptIds: [attemptId] })).json()).toEqual({ cancel: [] });
+      expect((await r.call("/heartbeat", { attemptIds: [attemptId] })).json()).toEqual({ cancel: [], stops: [] });
       await run.query("COMMIT");
       reaped = await reaping;
     } finally {
@@ -296,8 +296,25 @@ describe("attempts a runner does not know", () => {
   it("leaves a just-leased attempt alone when an idle heartbeat crosses the lease", async () => {
     const r = await runner("crossing-rack", ["c1", "c2"]);
     const { attemptId } = await r.start();
-    expect((await r.call("/heartbeat", { attemptIds: [] })).json()).toEqual({ cancel: [] });
-    expect((await r.call("/heartbeat", {})).json()).toEqual({ cancel: [] });
+    expect((await r.call("/heartbeat", { attemptIds: [] })).json()).toEqual({ cancel: [], stops: [] });
+    expect((await r.call("/heartbeat", {})).json()).toEqual({ cancel: [], stops: [] });
+    expect((await attempt(attemptId)).status).toBe("running");
+  });
+
+  it("tells a runner that lists an attempt it never had, or another runner's, that it has none such", async () => {
+    const mine = await runner("own-rack", ["o1", "o2"]);
+    const other = await runner("other-rack", ["p1", "p2"]);
+    const { attemptId } = await other.start();
+    const stranger = "00000000-0000-4000-8000-000000000000";
+    const beat = (await mine.call("/heartbeat", { attemptIds: [attemptId, stranger] })).json();
+    expect(beat).toEqual({
+      cancel: [attemptId, stranger],
+      stops: [
+        { attemptId, status: "unknown", reason: null, message: `this runner has no attempt ${attemptId}` },
+        { attemptId: stranger, status: "unknown", reason: null, message: `this runner has no attempt ${stranger}` },
+      ],
+    });
+    // The other runner's attempt is untouched.
     expect((await attempt(attemptId)).status).toBe("running");
   });
 
@@ -310,7 +327,7 @@ describe("attempts a runner does not know", () => {
       where: { id: { in: [known.attemptId, lost.attemptId] } },
       data: { startedAt: new Date(Date.now() - 30_000) },
     });
-    expect((await r.call("/heartbeat", { attemptIds: [known.attemptId] })).json()).toEqual({ cancel: [] });
+    expect((await r.call("/heartbeat", { attemptIds: [known.attemptId] })).json()).toEqual({ cancel: [], stops: [] });
     expect((await attempt(known.attemptId)).status).toBe("running");
     const ended = await attempt(lost.attemptId);
     expect(ended).toMatchObject({

@@ -163,7 +163,10 @@ describe("timeouts", () => {
     expect(attempt.endReason).toBe("timeout");
     expect(attempt.message).toMatch(/^attempt did not finish within the job's 0\.8 s and \d+(\.\d)? s of grace \(HIL_ATTEMPT_GRACE_MS\)/);
     expect((await t.prisma.run.findUniqueOrThrow({ where: { id: runId } })).status).toBe("error");
-    expect(await runner.heartbeat([lease!.attemptId])).toEqual({ cancel: [lease!.attemptId] });
+    expect(await runner.heartbeat([lease!.attemptId])).toEqual({
+      cancel: [lease!.attemptId],
+      stops: [{ attemptId: lease!.attemptId, status: "error", reason: "timeout", message: attempt.message }],
+    });
     // The board is in doubt after a timeout: it must pass a health check before its next job.
     expect((await t.prisma.board.findFirstOrThrow({ where: { name: "z0", runner: { name: "slowpoke" } } })).health).toBe("unknown");
   });

@@ -102,12 +102,16 @@ export class Agent {
     try {
       const res = await this.options.api.heartbeat(current ? [current.lease.attemptId] : [], this.heartbeatStop.signal);
       if (current && res.cancel.includes(current.lease.attemptId) && this.current === current && !current.controller.signal.aborted) {
-        // The answer does not say why; the refused finish at the end does, and is logged then.
+        const stop = res.stops.find((s) => s.attemptId === current.lease.attemptId);
+        // An API older than the stop reasons sends none: then only "ended" is known.
+        const why = stop
+          ? `the API ended the attempt as ${stop.status}${stop.reason ? ` (${stop.reason})` : ""}${stop.message ? `: ${stop.message}` : ""}`
+          : "the API ended the attempt (cancelled, timed out or given up)";
         this.options.logger.warn(
-          { attemptId: current.lease.attemptId },
-          "the API no longer runs the current attempt (cancelled, timed out by the API, or given up); stopping it",
+          { attemptId: current.lease.attemptId, status: stop?.status, reason: stop?.reason, message: stop?.message },
+          `${why}; stopping it`,
         );
-        current.controller.abort(new AttemptStop("ended_by_api", "the API ended the attempt (cancelled, timed out or given up)"));
+        current.controller.abort(new AttemptStop("ended_by_api", why));
       }
     } catch (err) {
       if (!this.heartbeatStop.signal.aborted) this.options.logger.warn({ err: (err as Error).message }, "heartbeat failed; will retry");

@@ -214,12 +214,26 @@ describe("cancellation", () => {
       const finish = await finishOf(h.api, l.attemptId);
       expect(finish.body).toMatchObject({ status: "cancelled", reason: "cancelled" });
       expect(finish.at - h.api.ended.get(l.attemptId)!).toBeLessThan(2_000);
-      expect(
-        lines(h, "the API no longer runs the current attempt (cancelled, timed out by the API, or given up); stopping it"),
-      ).toHaveLength(1);
+      // The heartbeat said who ended it; the log and the acknowledgement repeat it.
+      const why = "the API ended the attempt as cancelled (cancelled): cancelled by api token tester";
+      expect(lines(h, `${why}; stopping it`)).toHaveLength(1);
+      expect(finish.body.message).toContain(why);
       expect(lines(h, "attempt done")[0]).toMatchObject({ status: "cancelled" });
     });
   }
+
+  it("still stops at once when the API's heartbeat answer does not say why", async () => {
+    const h = await startAgent({ suites: waits });
+    h.api.sendStops = false;
+    const l = lease({ tests: ["waits"] });
+    h.api.offer(l);
+    await until("test started", () => lines(h, "test started").length > 0);
+    h.api.cancel(l.attemptId);
+    const finish = await finishOf(h.api, l.attemptId);
+    expect(finish.body).toMatchObject({ status: "cancelled", reason: "cancelled" });
+    expect(finish.at - h.api.ended.get(l.attemptId)!).toBeLessThan(2_000);
+    expect(lines(h, "the API ended the attempt (cancelled, timed out or given up); stopping it")).toHaveLength(1);
+  });
 
   it("logs what the API says when it had already ended the attempt, and does not retry that report", async () => {
     let attemptId = "";

@@ -432,8 +432,19 @@ export const HeartbeatBody = z
   .strict();
 export type HeartbeatBody = z.infer<typeof HeartbeatBody>;
 
+export const HeartbeatStop = z.object({
+  attemptId: z.string(),
+  status: z
+    .string()
+    .describe("How the API ended the attempt (cancelled, error, completed), or unknown when this runner has no such attempt"),
+  reason: z.string().nullable().describe("The end reason the API recorded (cancelled, timeout, runner_lost, ...)"),
+  message: z.string().nullable().describe("The API's message: who cancelled it and why, which bound ran out"),
+});
+export type HeartbeatStop = z.infer<typeof HeartbeatStop>;
+
 export const HeartbeatResponse = z.object({
   cancel: z.array(z.string()).describe("Attempts that were cancelled or taken away: stop them now"),
+  stops: z.array(HeartbeatStop).default([]).describe("Why each attempt in `cancel` ended, as the API recorded it"),
 });
 export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
 

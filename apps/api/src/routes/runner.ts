@@ -108,7 +108,7 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
       // Arrival, not now: the token check before this handler may have waited for the database.
       const receivedAt = Date.now() - reply.elapsedTime;
       const runner = runnerOf(request);
-      const { cancel, lost } = await heartbeat(prisma, runner.runnerId, request.body.attemptIds, {
+      const { cancel, stops, lost } = await heartbeat(prisma, runner.runnerId, request.body.attemptIds, {
         runnerName: runner.name,
         receivedAt,
         boardBadAfter: env.HIL_BOARD_BAD_AFTER,
@@ -119,7 +119,7 @@ export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
         workSignal.notify("queue");
       }
       // Built here, not passed through: this route's serializer writes whatever it is given.
-      return { cancel };
+      return { cancel, stops };
     },
   );
 

@@ -2,7 +2,7 @@
  * The runner side of the API: registration, inventory, heartbeats, serial log chunks, results and finishing
  * attempts (leasing is in allocator.ts). Runners reach Postgres only through these functions, over HTTP.
  */
-import type { AttemptEndReason, FinishAttemptBody, JobStatus, RunnerBoard, TestStatus } from "@tock-hil/protocol";
+import type { AttemptEndReason, FinishAttemptBody, HeartbeatStop, JobStatus, RunnerBoard, TestStatus } from "@tock-hil/protocol";
 import type { Db, PrismaClient } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
 import { lockScheduling } from "./allocator.ts";
@@ -102,7 +102,7 @@ export async function heartbeat(
   runnerId: string,
   attemptIds: string[],
   options: HeartbeatOptions,
-): Promise<{ cancel: string[]; lost: string[] }> {
+): Promise<{ cancel: string[]; stops: HeartbeatStop[]; lost: string[] }> {
   const now = new Date();
   await db.runner.update({ where: { id: runnerId }, data: { lastSeenAt: now } });
   await db.board.updateMany({ where: { runnerId, present: true }, data: { lastSeenAt: now } });
@@ -128,7 +128,23 @@ export async function heartbeat(
     );
     if (ended !== undefined) lost.push(a.id);
   }
-  return { cancel: attemptIds.filter((id) => !alive.has(id)), lost };
+  const cancel = attemptIds.filter((id) => !alive.has(id));
+  // Why each one ended, so the runner's log says "cancelled by …" or "timeout" rather than only "stopped".
+  const ended =
+    cancel.length === 0
+      ? []
+      : await db.attempt.findMany({
+          where: { id: { in: cancel }, runnerId },
+          select: { id: true, status: true, endReason: true, message: true },
+        });
+  const byId = new Map(ended.map((a) => [a.id, a]));
+  const stops = cancel.map((attemptId): HeartbeatStop => {
+    const a = byId.get(attemptId);
+    return a
+      ? { attemptId, status: a.status, reason: a.endReason, message: a.message }
+      : { attemptId, status: "unknown", reason: null, message: `this runner has no attempt ${attemptId}` };
+  });
+  return { cancel, stops, lost };
 }
 
 /**

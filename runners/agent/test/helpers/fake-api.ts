@@ -33,6 +33,8 @@ export class FakeApi {
   readonly logs = new Map<string, number>();
   /** Attempts this API ended (cancelled), with when. */
   readonly ended = new Map<string, number>();
+  /** Whether heartbeat answers say why (an API older than the stop reasons sends only `cancel`). */
+  sendStops = true;
   readonly leased: { attemptId: string; at: number }[] = [];
 
   private readonly queue: Lease[] = [];
@@ -150,7 +152,14 @@ export class FakeApi {
         } finally {
           this.inFlightHeartbeats--;
         }
-        return { status: 200, body: { cancel: attemptIds.filter((id) => this.ended.has(id)) } };
+        const cancel = attemptIds.filter((id) => this.ended.has(id));
+        const stops = cancel.map((attemptId) => ({
+          attemptId,
+          status: "cancelled",
+          reason: "cancelled",
+          message: "cancelled by api token tester",
+        }));
+        return { status: 200, body: this.sendStops ? { cancel, stops } : { cancel } };
       }
       if (method === "POST" && path === "/api/v1/runner/lease") {
         const { waitMs } = json(LeaseBody);
