@@ -27,16 +27,38 @@ export function createPrisma(databaseUrl: string, poolSize = 10): PrismaClient {
  * spinning-disk seeks: at the default price the planner scanned a thousand-row table to avoid a few index probes.
  */
 export function createSqlPool(databaseUrl: string, poolSize = 8): pg.Pool {
+  // Appended to any `options` the URL carries rather than replaced by them (pg lets the URL's win): the last
+  // setting of a parameter counts, so these hold and the operator's other settings stay.
+  const { url, options } = splitOptions(databaseUrl);
   return new pg.Pool({
-    connectionString: databaseUrl,
+    connectionString: url,
     max: poolSize,
     pipeline: true,
-    options: "-c plan_cache_mode=force_custom_plan -c random_page_cost=1.1",
+    options: [options, "-c plan_cache_mode=force_custom_plan -c random_page_cost=1.1"].filter(Boolean).join(" "),
   });
 }
 
+function splitOptions(databaseUrl: string): { url: string; options: string | null } {
+  let parsed: URL;
+  try {
+    parsed = new URL(databaseUrl);
+  } catch {
+    return { url: databaseUrl, options: null };
+  }
+  const options = parsed.searchParams.get("options");
+  if (options === null) return { url: databaseUrl, options: null };
+  parsed.searchParams.delete("options");
+  return { url: parsed.toString(), options };
+}
+
+/** What a statement's values may be: what pg serialises without fail (an object or a BigInt could throw at send). */
+export type SqlValue = string | number | boolean | null | readonly (string | number | boolean | null)[];
+
 /** A statement to run with `pipelined`: plain text (BEGIN, COMMIT, SET LOCAL) or a named statement with values. */
-export type Statement = string | pg.QueryConfig;
+export type Statement = string | { name: string; text: string; values?: readonly SqlValue[] };
+
+/** Each statement name's text: pg refuses a name reused with other text, and must not find out mid-pipeline. */
+const statementTexts = new Map<string, string>();
 
 /**
  * Runs `statements` on one pipelining connection in order, sent without waiting for each answer (one round trip
@@ -44,9 +66,23 @@ export type Statement = string | pg.QueryConfig;
  * previous ones did; after an error in a transaction the rest fail too ("current transaction is aborted", and a
  * COMMIT then rolls back). Rejects with the first error once every statement has been answered, so a ROLLBACK
  * sent by the caller comes after all of them.
+ *
+ * An error pg raises itself, before sending a statement, would skip only that statement and let the rest (COMMIT
+ * too) go through: so names are checked here before anything is sent, and values are typed to what pg always
+ * serialises.
  */
 export async function pipelined(client: pg.PoolClient, statements: Statement[]): Promise<pg.QueryResult[]> {
-  const settled = await Promise.allSettled(statements.map((s) => client.query(s)));
+  for (const s of statements) {
+    if (typeof s === "string") continue;
+    const known = statementTexts.get(s.name);
+    if (known === undefined) statementTexts.set(s.name, s.text);
+    else if (known !== s.text) throw new Error(`statement name ${s.name} is used for two different statements`);
+  }
+  const settled = await Promise.allSettled(
+    statements.map((s) =>
+      typeof s === "string" ? client.query(s) : client.query({ name: s.name, text: s.text, values: s.values as unknown[] }),
+    ),
+  );
   const failed = settled.find((s) => s.status === "rejected");
   if (failed) throw failed.reason;
   return settled.map((s) => (s as PromiseFulfilledResult<pg.QueryResult>).value);

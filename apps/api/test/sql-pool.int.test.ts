@@ -13,7 +13,7 @@ let pool: pg.Pool;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  pool = createSqlPool(db.url, 1);
+  pool = createSqlPool(db.url, 2);
   await pool.query(`CREATE TABLE pipe_probe (id int PRIMARY KEY, note text NOT NULL)`);
 });
 afterAll(async () => {
@@ -59,10 +59,53 @@ describe("pipelined statements", () => {
     }
   });
 
+  it("refuses a statement name reused for other text before sending anything, so nothing of the transaction commits", async () => {
+    const client = await pool.connect();
+    try {
+      const attempt = pipelined(client, [
+        "BEGIN",
+        { name: "probe-insert", text: `INSERT INTO pipe_probe (id, note) VALUES ($1, $2)`, values: [3, "must not stay"] },
+        { name: "probe-insert", text: `INSERT INTO pipe_probe (note, id) VALUES ($1, $2)`, values: ["other", 4] },
+        "COMMIT",
+      ]);
+      await expect(attempt).rejects.toThrow("statement name probe-insert is used for two different statements");
+      expect(client.getTransactionStatus()).toBe("I");
+    } finally {
+      client.release();
+    }
+    expect((await pool.query(`SELECT id FROM pipe_probe WHERE id IN (3, 4)`)).rows).toEqual([]);
+  });
+
   it("plans with each call's values and prices random reads for memory, on every connection of the pool", async () => {
-    const { rows } = await pool.query(
-      `SELECT current_setting('plan_cache_mode') AS mode, current_setting('random_page_cost')::float AS price`,
-    );
-    expect(rows).toEqual([{ mode: "force_custom_plan", price: 1.1 }]);
+    // Both connections at once, so the pool cannot hand the same one out twice.
+    const clients = await Promise.all([pool.connect(), pool.connect()]);
+    try {
+      const settings = await Promise.all(
+        clients.map(async (c) => {
+          const { rows } = await c.query(
+            `SELECT pg_backend_pid() AS pid, current_setting('plan_cache_mode') AS mode, current_setting('random_page_cost')::float AS price`,
+          );
+          return rows[0] as { pid: number; mode: string; price: number };
+        }),
+      );
+      expect(new Set(settings.map((s) => s.pid)).size).toBe(2);
+      for (const s of settings) expect(s).toMatchObject({ mode: "force_custom_plan", price: 1.1 });
+    } finally {
+      for (const c of clients) c.release();
+    }
+  });
+
+  it("keeps the options a DATABASE_URL carries, with the pool's own settings on top", async () => {
+    const url = new URL(db.url);
+    url.searchParams.set("options", "-c application_name=hil-probe -c random_page_cost=9");
+    const other = createSqlPool(url.toString(), 1);
+    try {
+      const { rows } = await other.query(
+        `SELECT current_setting('application_name') AS app, current_setting('plan_cache_mode') AS mode, current_setting('random_page_cost')::float AS price`,
+      );
+      expect(rows).toEqual([{ app: "hil-probe", mode: "force_custom_plan", price: 1.1 }]);
+    } finally {
+      await other.end();
+    }
   });
 });

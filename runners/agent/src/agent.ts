@@ -104,9 +104,11 @@ export class Agent {
       if (current && res.cancel.includes(current.lease.attemptId) && this.current === current && !current.controller.signal.aborted) {
         const stop = res.stops.find((s) => s.attemptId === current.lease.attemptId);
         // An API older than the stop reasons sends none: then only "ended" is known.
-        const why = stop
-          ? `the API ended the attempt as ${stop.status}${stop.reason ? ` (${stop.reason})` : ""}${stop.message ? `: ${stop.message}` : ""}`
-          : "the API ended the attempt (cancelled, timed out or given up)";
+        const why = !stop
+          ? "the API ended the attempt (cancelled, timed out or given up)"
+          : stop.status === "unknown"
+            ? `the API has no such attempt for this runner${stop.message ? ` (${stop.message})` : ""}`
+            : `the API ended the attempt as ${stop.status}${stop.reason ? ` (${stop.reason})` : ""}${stop.message ? `: ${stop.message}` : ""}`;
         this.options.logger.warn(
           { attemptId: current.lease.attemptId, status: stop?.status, reason: stop?.reason, message: stop?.message },
           `${why}; stopping it`,

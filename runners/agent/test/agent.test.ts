@@ -222,18 +222,30 @@ describe("cancellation", () => {
     });
   }
 
-  it("still stops at once when the API's heartbeat answer does not say why", async () => {
-    const h = await startAgent({ suites: waits });
-    h.api.sendStops = false;
-    const l = lease({ tests: ["waits"] });
-    h.api.offer(l);
-    await until("test started", () => lines(h, "test started").length > 0);
-    h.api.cancel(l.attemptId);
-    const finish = await finishOf(h.api, l.attemptId);
-    expect(finish.body).toMatchObject({ status: "cancelled", reason: "cancelled" });
-    expect(finish.at - h.api.ended.get(l.attemptId)!).toBeLessThan(2_000);
-    expect(lines(h, "the API ended the attempt (cancelled, timed out or given up); stopping it")).toHaveLength(1);
-  });
+  const generic = "the API ended the attempt (cancelled, timed out or given up); stopping it";
+  const answers: ["none" | "malformed" | "unknown", string, (attemptId: string) => string][] = [
+    ["none", "does not say why", () => generic],
+    ["malformed", "explains in a form it cannot read", () => generic],
+    [
+      "unknown",
+      "says it has no such attempt",
+      (id) => `the API has no such attempt for this runner (this runner has no attempt ${id}); stopping it`,
+    ],
+  ];
+  for (const [answer, what, line] of answers) {
+    it(`still stops at once when the API's heartbeat answer ${what}`, async () => {
+      const h = await startAgent({ suites: waits });
+      h.api.stopsAnswer = answer;
+      const l = lease({ tests: ["waits"] });
+      h.api.offer(l);
+      await until("test started", () => lines(h, "test started").length > 0);
+      h.api.cancel(l.attemptId);
+      const finish = await finishOf(h.api, l.attemptId);
+      expect(finish.body).toMatchObject({ status: "cancelled", reason: "cancelled" });
+      expect(finish.at - h.api.ended.get(l.attemptId)!).toBeLessThan(2_000);
+      expect(lines(h, line(l.attemptId))).toHaveLength(1);
+    });
+  }
 
   it("logs what the API says when it had already ended the attempt, and does not retry that report", async () => {
     let attemptId = "";

@@ -444,7 +444,8 @@ export type HeartbeatStop = z.infer<typeof HeartbeatStop>;
 
 export const HeartbeatResponse = z.object({
   cancel: z.array(z.string()).describe("Attempts that were cancelled or taken away: stop them now"),
-  stops: z.array(HeartbeatStop).default([]).describe("Why each attempt in `cancel` ended, as the API recorded it"),
+  // Lenient: this field only explains; a malformed or missing one must not cost the runner `cancel`, its stop signal.
+  stops: z.array(HeartbeatStop).catch([]).describe("Why each attempt in `cancel` ended, as the API recorded it"),
 });
 export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
 

@@ -214,6 +214,7 @@ export class Dispatcher {
 
     const decisions = new Map<Waiter, LeaseDecision>();
     const client = await pool.connect();
+    let broken = false;
     let placements: Planned[];
     try {
       // One round trip: BEGIN, the pass lock (every pass of every API process takes it), the sign of life of the
@@ -305,11 +306,14 @@ export class Dispatcher {
         placements = kept;
       }
     } catch (err) {
+      // Whatever went wrong, the connection is not handed out again: a statement it holds may be stale (a
+      // column changed type under a named statement) or the transaction may not have ended.
+      broken = true;
       this.cache = undefined;
       await client.query("ROLLBACK").catch(() => {});
       throw err;
     } finally {
-      client.release();
+      client.release(broken);
     }
     return this.deliver(decisions, waiting, placements);
   }
@@ -525,6 +529,7 @@ function idleTypes(runners: readonly RunnerForPlan[], plan: Plan): string[] {
  */
 async function unlease(pool: pg.Pool, attemptIds: string[]) {
   const client = await pool.connect();
+  let broken = false;
   try {
     await client.query("BEGIN");
     await client.query(
@@ -539,10 +544,13 @@ async function unlease(pool: pg.Pool, attemptIds: string[]) {
     await client.query(`UPDATE "Job" SET status = 'queued' WHERE id = ANY($1::uuid[]) AND status = 'running'`, [rows.map((r) => r.jobId)]);
     await client.query("COMMIT");
   } catch (err) {
+    // Whatever went wrong, the connection is not handed out again: a statement it holds may be stale (a
+    // column changed type under a named statement) or the transaction may not have ended.
+    broken = true;
     await client.query("ROLLBACK").catch(() => {});
     throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 

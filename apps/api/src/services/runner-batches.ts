@@ -212,6 +212,7 @@ export type FinishItem = { runnerId: string; attemptId: string; body: FinishAtte
 export async function finishCompletedBatch(pool: pg.Pool, items: FinishItem[]): Promise<Outcome<{ jobStatus: JobStatus }>[]> {
   const ids = [...new Set(items.map((i) => i.attemptId))];
   const client = await pool.connect();
+  let broken = false;
   try {
     // Round trip 1: BEGIN, lock runs then attempts (one statement, ordered by run), then read what the decisions
     // need. Job statuses of a locked run cannot change under us: every writer locks the run first. The reads are
@@ -363,10 +364,13 @@ export async function finishCompletedBatch(pool: pg.Pool, items: FinishItem[]): 
     await pipelined(client, [...runsStatement(settle(runOutcomes(runs, quarantined, deciding))), "COMMIT"]);
     return outcomes;
   } catch (err) {
+    // Whatever went wrong, the connection is not handed out again: a statement it holds may be stale (a
+    // column changed type under a named statement) or the transaction may not have ended.
+    broken = true;
     await client.query("ROLLBACK").catch(() => {});
     throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 

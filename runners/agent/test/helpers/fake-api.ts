@@ -33,8 +33,11 @@ export class FakeApi {
   readonly logs = new Map<string, number>();
   /** Attempts this API ended (cancelled), with when. */
   readonly ended = new Map<string, number>();
-  /** Whether heartbeat answers say why (an API older than the stop reasons sends only `cancel`). */
-  sendStops = true;
+  /**
+   * What heartbeat answers say about why: the reasons (`full`), nothing (`none`, an API older than the stop
+   * reasons), a broken field (`malformed`), or that the API has no such attempt (`unknown`).
+   */
+  stopsAnswer: "full" | "none" | "malformed" | "unknown" = "full";
   readonly leased: { attemptId: string; at: number }[] = [];
 
   private readonly queue: Lease[] = [];
@@ -153,13 +156,29 @@ export class FakeApi {
           this.inFlightHeartbeats--;
         }
         const cancel = attemptIds.filter((id) => this.ended.has(id));
-        const stops = cancel.map((attemptId) => ({
-          attemptId,
-          status: "cancelled",
-          reason: "cancelled",
-          message: "cancelled by api token tester",
-        }));
-        return { status: 200, body: this.sendStops ? { cancel, stops } : { cancel } };
+        const answers = {
+          full: {
+            cancel,
+            stops: cancel.map((attemptId) => ({
+              attemptId,
+              status: "cancelled",
+              reason: "cancelled",
+              message: "cancelled by api token tester",
+            })),
+          },
+          none: { cancel },
+          malformed: { cancel, stops: cancel.map((attemptId) => ({ attemptId, status: 7 })) },
+          unknown: {
+            cancel,
+            stops: cancel.map((attemptId) => ({
+              attemptId,
+              status: "unknown",
+              reason: null,
+              message: `this runner has no attempt ${attemptId}`,
+            })),
+          },
+        };
+        return { status: 200, body: answers[this.stopsAnswer] };
       }
       if (method === "POST" && path === "/api/v1/runner/lease") {
         const { waitMs } = json(LeaseBody);
