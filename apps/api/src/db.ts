@@ -87,3 +87,22 @@ export async function pipelined(client: pg.PoolClient, statements: Statement[]):
   if (failed) throw failed.reason;
   return settled.map((s) => (s as PromiseFulfilledResult<pg.QueryResult>).value);
 }
+
+/**
+ * Runs `work` on a connection of its own and hands the connection back. If `work` throws, the transaction it may
+ * have begun is rolled back and the connection is dropped rather than handed out again: a named statement it
+ * holds may have gone stale (a column that changed type), or the transaction may not have ended.
+ */
+export async function onConnection<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let result: T;
+  try {
+    result = await work(client);
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    client.release(true);
+    throw err;
+  }
+  client.release();
+  return result;
+}

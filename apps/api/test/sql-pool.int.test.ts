@@ -5,7 +5,7 @@
  */
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSqlPool, pipelined } from "../src/db.ts";
+import { createSqlPool, onConnection, pipelined } from "../src/db.ts";
 import { createTestDatabase } from "./helpers/services.ts";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -74,6 +74,26 @@ describe("pipelined statements", () => {
       client.release();
     }
     expect((await pool.query(`SELECT id FROM pipe_probe WHERE id IN (3, 4)`)).rows).toEqual([]);
+  });
+
+  it("rolls back and drops a connection whose work failed, and hands a working one back otherwise", async () => {
+    const pidOf = (c: pg.PoolClient) => c.query(`SELECT pg_backend_pid() AS pid`).then((r) => r.rows[0].pid as number);
+    const kept = await onConnection(pool, pidOf);
+    expect(await onConnection(pool, pidOf)).toBe(kept);
+    let failed = 0;
+    await expect(
+      onConnection(pool, async (c) => {
+        failed = await pidOf(c);
+        await c.query("BEGIN");
+        await c.query(`INSERT INTO pipe_probe (id, note) VALUES (5, 'rolled back')`);
+        throw new Error("work failed");
+      }),
+    ).rejects.toThrow("work failed");
+    expect((await pool.query(`SELECT id FROM pipe_probe WHERE id = 5`)).rows).toEqual([]);
+    // The failed connection was closed, not handed out again.
+    await expect
+      .poll(async () => (await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1`, [failed])).rows[0].n)
+      .toBe(0);
   });
 
   it("plans with each call's values and prices random reads for memory, on every connection of the pool", async () => {

@@ -15,7 +15,7 @@ import { randomUUID } from "node:crypto";
 import type { BoardHealth, Faults, HealthCheck, Lease } from "@tock-hil/protocol";
 import type pg from "pg";
 import type { Logger } from "pino";
-import { pipelined } from "../db.ts";
+import { onConnection, pipelined } from "../db.ts";
 import type { PrismaClient } from "../db.ts";
 import type { WorkSignal } from "../work-signal.ts";
 import { planPass } from "./matching.ts";
@@ -207,115 +207,122 @@ export class Dispatcher {
     const waiting = new Map<string, Waiter[]>();
     for (const [runnerId, list] of this.waiters) waiting.set(runnerId, [...list]);
     if (waiting.size === 0) return;
-    const { pool, settings } = this.options;
+    const { pool } = this.options;
     const seen = [...this.fresh];
     this.fresh.clear();
     for (const id of seen) this.bumped.set(id, Date.now());
 
     const decisions = new Map<Waiter, LeaseDecision>();
-    const client = await pool.connect();
-    let broken = false;
     let placements: Planned[];
     try {
-      // One round trip: BEGIN, the pass lock (every pass of every API process takes it), the sign of life of the
-      // runners that asked (when any is due), and the boards. The pass commits without waiting for the WAL flush
-      // (a millisecond or more here, on every hand-over): if Postgres crashed right after, the lost lease would
-      // leave its job queued and the runner's results and finish would be refused as for an unknown attempt, so it
-      // costs a re-run, never a wrong result. Results and finishes keep synchronous commits.
-      const results = await pipelined(client, [
-        "BEGIN",
-        { name: "pass-lock", text: `SELECT pg_advisory_xact_lock($1::int, $2::int)`, values: [...PASS_LOCK] },
-        ...(seen.length > 0
-          ? [
-              "SET LOCAL synchronous_commit = off",
-              { name: "pass-seen", text: `UPDATE "Runner" SET "lastSeenAt" = now() WHERE id = ANY($1::uuid[])`, values: [seen] },
-            ]
-          : []),
-        {
-          name: "pass-boards",
-          text: `SELECT b.id, b."runnerId", b.name, b.type, b.tags, b."group", b.health::text AS health, b."healthMessage",
-                        -- From the few running attempts (index on status), not from each board's whole history.
-                        b.id IN (SELECT ab."boardId" FROM "Attempt" a JOIN "AttemptBoard" ab ON ab."attemptId" = a.id
-                                 WHERE a.status = 'running') AS busy
-                 FROM "Board" b JOIN "Runner" r ON r.id = b."runnerId"
-                 WHERE b.present AND b.health IN ('good', 'unknown')
-                   AND (r.id = ANY($1::uuid[]) OR r."lastSeenAt" > now() - $2::float8 * interval '1 millisecond')
-                 ORDER BY b."runnerId", b.name`,
-          values: [[...waiting.keys()], settings.runnerTimeoutMs],
-        },
-      ]);
-      const boards = (results.at(-1) as pg.QueryResult<BoardRow>).rows;
-
-      // Health checks first: a board of unknown health proves itself before it takes a job.
-      const spare = new Map([...waiting].map(([id, list]) => [id, [...list]]));
-      for (const [runnerId, list] of spare) {
-        const unknown = boards.filter((b) => b.runnerId === runnerId && b.health === "unknown" && !b.busy);
-        if (unknown.length === 0) continue;
-        const check = await healthCheckFor(this.options.prisma, unknown, settings);
-        if (check) decisions.set(list.shift()!, { lease: null, healthCheck: check });
-      }
-
-      const runners: RunnerForPlan[] = [];
-      for (const b of boards) {
-        if (b.health !== "good") continue;
-        let r = runners.at(-1);
-        if (r?.id !== b.runnerId) runners.push((r = { id: b.runnerId, waiting: spare.get(b.runnerId)?.length ?? 0, boards: [] }));
-        (r.boards as RunnerBoardState[]).push({ id: b.id, name: b.name, type: b.type, tags: b.tags, group: b.group, free: !b.busy });
-      }
-      if (!runners.some((r) => r.waiting > 0 && r.boards.some((b) => b.free))) {
-        await client.query("COMMIT");
-        return this.deliver(decisions, waiting, []);
-      }
-
-      const types = [...new Set(runners.flatMap((r) => r.boards.map((b) => b.type)))];
-      const head = await this.queue(client, types);
-      const planAll = () =>
-        planPass(
-          head.rows.map((c) => c.plan),
-          runners,
-          { running: head.running, reserve: settings.reserve ?? true },
-        );
-      let plan = planAll();
-      // Boards left idle on a waiting runner while the head is only part of the queue: the jobs that could use
-      // them may be beyond it, behind jobs that cannot start (all their boards busy, or needs no lab can meet), so
-      // read further for jobs of those boards' types and plan again. Once per head read and type set: a lab whose
-      // idle boards have no work pays one extra read a second, not one a pass.
-      for (let more = 0; more < MAX_EXTENSIONS && !head.complete; more++) {
-        const idle = idleTypes(runners, plan);
-        const key = idle.join("\u0000");
-        if (idle.length === 0 || head.extended.has(key)) break;
-        head.extended.add(key);
-        if ((await this.extend(client, head, idle)) === 0) break;
-        plan = planAll();
-      }
-      placements = plan.placements.map((placement) => ({
-        placement,
-        job: head.byId.get(placement.jobId)!,
-        attemptId: randomUUID(),
-        number: 0,
-      }));
-      if (placements.length === 0) await client.query("COMMIT");
-      else {
-        const kept = await this.commit(client, placements);
-        // Whatever was planned leaves the cached queue: started, or found not queued any more.
-        if (this.cache === head) {
-          for (const p of placements) head.byId.delete(p.job.id);
-          head.rows = head.rows.filter((c) => head.byId.has(c.id));
-          for (const p of kept) head.running.set(p.job.projectId, (head.running.get(p.job.projectId) ?? 0) + p.job.roles.length);
-        }
-        placements = kept;
-      }
+      placements = await onConnection(pool, (client) => this.planAndCommit(client, waiting, seen, decisions));
     } catch (err) {
-      // Whatever went wrong, the connection is not handed out again: a statement it holds may be stale (a
-      // column changed type under a named statement) or the transaction may not have ended.
-      broken = true;
       this.cache = undefined;
-      await client.query("ROLLBACK").catch(() => {});
       throw err;
-    } finally {
-      client.release(broken);
     }
     return this.deliver(decisions, waiting, placements);
+  }
+
+  /**
+   * The pass's transaction: reads the boards, decides health checks (into `decisions`), plans and commits.
+   * Returns the placements that stuck.
+   */
+  private async planAndCommit(
+    client: pg.PoolClient,
+    waiting: Map<string, Waiter[]>,
+    seen: string[],
+    decisions: Map<Waiter, LeaseDecision>,
+  ) {
+    const { settings } = this.options;
+    // One round trip: BEGIN, the pass lock (every pass of every API process takes it), the sign of life of the
+    // runners that asked (when any is due), and the boards. The pass commits without waiting for the WAL flush
+    // (a millisecond or more here, on every hand-over): if Postgres crashed right after, the lost lease would
+    // leave its job queued and the runner's results and finish would be refused as for an unknown attempt, so it
+    // costs a re-run, never a wrong result. Results and finishes keep synchronous commits.
+    const results = await pipelined(client, [
+      "BEGIN",
+      { name: "pass-lock", text: `SELECT pg_advisory_xact_lock($1::int, $2::int)`, values: [...PASS_LOCK] },
+      ...(seen.length > 0
+        ? [
+            "SET LOCAL synchronous_commit = off",
+            { name: "pass-seen", text: `UPDATE "Runner" SET "lastSeenAt" = now() WHERE id = ANY($1::uuid[])`, values: [seen] },
+          ]
+        : []),
+      {
+        name: "pass-boards",
+        text: `SELECT b.id, b."runnerId", b.name, b.type, b.tags, b."group", b.health::text AS health, b."healthMessage",
+                      -- From the few running attempts (index on status), not from each board's whole history.
+                      b.id IN (SELECT ab."boardId" FROM "Attempt" a JOIN "AttemptBoard" ab ON ab."attemptId" = a.id
+                               WHERE a.status = 'running') AS busy
+               FROM "Board" b JOIN "Runner" r ON r.id = b."runnerId"
+               WHERE b.present AND b.health IN ('good', 'unknown')
+                 AND (r.id = ANY($1::uuid[]) OR r."lastSeenAt" > now() - $2::float8 * interval '1 millisecond')
+               ORDER BY b."runnerId", b.name`,
+        values: [[...waiting.keys()], settings.runnerTimeoutMs],
+      },
+    ]);
+    const boards = (results.at(-1) as pg.QueryResult<BoardRow>).rows;
+
+    // Health checks first: a board of unknown health proves itself before it takes a job.
+    const spare = new Map([...waiting].map(([id, list]) => [id, [...list]]));
+    for (const [runnerId, list] of spare) {
+      const unknown = boards.filter((b) => b.runnerId === runnerId && b.health === "unknown" && !b.busy);
+      if (unknown.length === 0) continue;
+      const check = await healthCheckFor(this.options.prisma, unknown, settings);
+      if (check) decisions.set(list.shift()!, { lease: null, healthCheck: check });
+    }
+
+    const runners: RunnerForPlan[] = [];
+    for (const b of boards) {
+      if (b.health !== "good") continue;
+      let r = runners.at(-1);
+      if (r?.id !== b.runnerId) runners.push((r = { id: b.runnerId, waiting: spare.get(b.runnerId)?.length ?? 0, boards: [] }));
+      (r.boards as RunnerBoardState[]).push({ id: b.id, name: b.name, type: b.type, tags: b.tags, group: b.group, free: !b.busy });
+    }
+    if (!runners.some((r) => r.waiting > 0 && r.boards.some((b) => b.free))) {
+      await client.query("COMMIT");
+      return [];
+    }
+
+    const types = [...new Set(runners.flatMap((r) => r.boards.map((b) => b.type)))];
+    const head = await this.queue(client, types);
+    const planAll = () =>
+      planPass(
+        head.rows.map((c) => c.plan),
+        runners,
+        { running: head.running, reserve: settings.reserve ?? true },
+      );
+    let plan = planAll();
+    // Boards left idle on a waiting runner while the head is only part of the queue: the jobs that could use
+    // them may be beyond it, behind jobs that cannot start (all their boards busy, or needs no lab can meet), so
+    // read further for jobs of those boards' types and plan again. Once per head read and type set: a lab whose
+    // idle boards have no work pays one extra read a second, not one a pass.
+    for (let more = 0; more < MAX_EXTENSIONS && !head.complete; more++) {
+      const idle = idleTypes(runners, plan);
+      const key = idle.join("\u0000");
+      if (idle.length === 0 || head.extended.has(key)) break;
+      head.extended.add(key);
+      if ((await this.extend(client, head, idle)) === 0) break;
+      plan = planAll();
+    }
+    const placements: Planned[] = plan.placements.map((placement) => ({
+      placement,
+      job: head.byId.get(placement.jobId)!,
+      attemptId: randomUUID(),
+      number: 0,
+    }));
+    if (placements.length === 0) {
+      await client.query("COMMIT");
+      return [];
+    }
+    const kept = await this.commit(client, placements);
+    // Whatever was planned leaves the cached queue: started, or found not queued any more.
+    if (this.cache === head) {
+      for (const p of placements) head.byId.delete(p.job.id);
+      head.rows = head.rows.filter((c) => head.byId.has(c.id));
+      for (const p of kept) head.running.set(p.job.projectId, (head.running.get(p.job.projectId) ?? 0) + p.job.roles.length);
+    }
+    return kept;
   }
 
   /**
@@ -528,9 +535,7 @@ function idleTypes(runners: readonly RunnerForPlan[], plan: Plan): string[] {
  * the attempt never started, so it is deleted and its job queued again, as if the pass had not picked it.
  */
 async function unlease(pool: pg.Pool, attemptIds: string[]) {
-  const client = await pool.connect();
-  let broken = false;
-  try {
+  await onConnection(pool, async (client) => {
     await client.query("BEGIN");
     await client.query(
       `SELECT r.id FROM "Run" r JOIN "Job" j ON j."runId" = r.id JOIN "Attempt" a ON a."jobId" = j.id
@@ -543,15 +548,7 @@ async function unlease(pool: pg.Pool, attemptIds: string[]) {
     );
     await client.query(`UPDATE "Job" SET status = 'queued' WHERE id = ANY($1::uuid[]) AND status = 'running'`, [rows.map((r) => r.jobId)]);
     await client.query("COMMIT");
-  } catch (err) {
-    // Whatever went wrong, the connection is not handed out again: a statement it holds may be stale (a
-    // column changed type under a named statement) or the transaction may not have ended.
-    broken = true;
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    client.release(broken);
-  }
+  });
 }
 
 async function healthCheckFor(

@@ -15,7 +15,7 @@
 import { randomUUID } from "node:crypto";
 import type { FinishAttemptBody, JobStatus, RunStatus, SubmittedResult, TestStatus } from "@tock-hil/protocol";
 import type pg from "pg";
-import { pipelined } from "../db.ts";
+import { onConnection, pipelined } from "../db.ts";
 import type { Statement } from "../db.ts";
 import { AppError, ErrorCode, notFound } from "../errors.ts";
 import { adjustForQuarantine } from "./quarantine.ts";
@@ -211,9 +211,7 @@ export type FinishItem = { runnerId: string; attemptId: string; body: FinishAtte
  */
 export async function finishCompletedBatch(pool: pg.Pool, items: FinishItem[]): Promise<Outcome<{ jobStatus: JobStatus }>[]> {
   const ids = [...new Set(items.map((i) => i.attemptId))];
-  const client = await pool.connect();
-  let broken = false;
-  try {
+  return onConnection(pool, async (client) => {
     // Round trip 1: BEGIN, lock runs then attempts (one statement, ordered by run), then read what the decisions
     // need. Job statuses of a locked run cannot change under us: every writer locks the run first. The reads are
     // statements of their own, after the lock: a statement sees what was committed when it began, so results
@@ -363,15 +361,7 @@ export async function finishCompletedBatch(pool: pg.Pool, items: FinishItem[]): 
     ])) as [unknown, pg.QueryResult<DecidingResult>];
     await pipelined(client, [...runsStatement(settle(runOutcomes(runs, quarantined, deciding))), "COMMIT"]);
     return outcomes;
-  } catch (err) {
-    // Whatever went wrong, the connection is not handed out again: a statement it holds may be stale (a
-    // column changed type under a named statement) or the transaction may not have ended.
-    broken = true;
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    client.release(broken);
-  }
+  });
 }
 
 /**
