@@ -26,16 +26,21 @@ export function createPrisma(databaseUrl: string, poolSize = 10): PrismaClient {
  * Random reads are priced as what they are for these statements (pages in memory or on SSD) rather than as
  * spinning-disk seeks: at the default price the planner scanned a thousand-row table to avoid a few index probes.
  */
-export function createSqlPool(databaseUrl: string, poolSize = 8): pg.Pool {
+export function createSqlPool(databaseUrl: string, poolSize = 8, onConnectionLost: (err: Error) => void = () => {}): pg.Pool {
   // Appended to any `options` the URL carries rather than replaced by them (pg lets the URL's win): the last
   // setting of a parameter counts, so these hold and the operator's other settings stay.
   const { url, options } = splitOptions(databaseUrl);
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
     pipeline: true,
     options: [options, "-c plan_cache_mode=force_custom_plan -c random_page_cost=1.1"].filter(Boolean).join(" "),
   });
+  // pg-pool reports an idle connection that died (Postgres restarted, an operator's pg_terminate_backend, a cut
+  // network) as an 'error' event on the pool, and an unheard 'error' event ends the process. The pool has already
+  // dropped that connection and opens a fresh one for the next query, so hearing it is all there is to do.
+  pool.on("error", onConnectionLost);
+  return pool;
 }
 
 function splitOptions(databaseUrl: string): { url: string; options: string | null } {
@@ -95,14 +100,24 @@ export async function pipelined(client: pg.PoolClient, statements: Statement[]):
  */
 export async function onConnection<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A checked-out connection has no listener of the pool's: one that dies between statements would emit an
+  // unheard 'error' and end the process. Its statements fail on their own (pg rejects every pending query), so
+  // here it only has to be remembered and the connection not handed out again.
+  let lost: Error | undefined;
+  const onLost = (err: Error) => {
+    lost = err;
+  };
+  client.on("error", onLost);
   let result: T;
   try {
     result = await work(client);
   } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
+    if (!lost) await client.query("ROLLBACK").catch(() => {});
+    client.off("error", onLost);
     client.release(true);
     throw err;
   }
-  client.release();
+  client.off("error", onLost);
+  client.release(lost ?? undefined);
   return result;
 }

@@ -6,7 +6,7 @@
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSqlPool, onConnection, pipelined } from "../src/db.ts";
-import { createTestDatabase } from "./helpers/services.ts";
+import { adminQuery, createTestDatabase } from "./helpers/services.ts";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let pool: pg.Pool;
@@ -94,6 +94,35 @@ describe("pipelined statements", () => {
     await expect
       .poll(async () => (await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1`, [failed])).rows[0].n)
       .toBe(0);
+  });
+
+  it("lives through Postgres ending its connections, idle or checked out, and opens new ones", async () => {
+    const lost: Error[] = [];
+    const other = createSqlPool(db.url, 1, (err) => lost.push(err));
+    const pidOf = (c: pg.PoolClient) => c.query(`SELECT pg_backend_pid() AS pid`).then((r) => r.rows[0].pid as number);
+    try {
+      // An idle connection killed under the pool: heard, dropped, and the next query gets a fresh backend.
+      const idle = await onConnection(other, pidOf);
+      await adminQuery(`SELECT pg_terminate_backend(${idle})`);
+      await expect.poll(() => lost.length).toBe(1);
+      expect(lost[0]).toMatchObject({ code: "57P01" });
+      const fresh = await onConnection(other, pidOf);
+      expect(fresh).not.toBe(idle);
+
+      // One killed while its work holds it: the work's next statement fails, and the connection is not reused.
+      await expect(
+        onConnection(other, async (c) => {
+          await adminQuery(`SELECT pg_terminate_backend(${await pidOf(c)})`);
+          await new Promise((r) => setTimeout(r, 100));
+          await c.query("SELECT 1");
+        }),
+      ).rejects.toThrow();
+      const after = await onConnection(other, pidOf);
+      expect(after).not.toBe(fresh);
+      expect((await other.query(`SELECT 1 AS one`)).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await other.end();
+    }
   });
 
   it("plans with each call's values and prices random reads for memory, on every connection of the pool", async () => {

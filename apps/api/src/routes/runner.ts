@@ -51,7 +51,9 @@ const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody 
 export const runnerRoutes: FastifyPluginAsyncZod = async (fastify) => {
   const { prisma, env, workSignal } = fastify.deps;
   const log = fastify.log.child({ component: "runner-protocol" });
-  const sql = createSqlPool(env.DATABASE_URL, env.HIL_SQL_POOL_SIZE);
+  const sql = createSqlPool(env.DATABASE_URL, env.HIL_SQL_POOL_SIZE, (err) =>
+    log.warn({ err }, "a pooled Postgres connection was lost; the next statement opens a new one"),
+  );
   const dispatcher = new Dispatcher({
     pool: sql,
     prisma,
