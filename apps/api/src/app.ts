@@ -9,7 +9,7 @@ import fp from "fastify-plugin";
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { PrismaClient } from "./db.ts";
 import type { Env } from "./env.ts";
-import { AppError, ErrorCode } from "./errors.ts";
+import { AppError, ErrorCode, isDatabaseUnavailable } from "./errors.ts";
 import type { Orchestrator } from "./jobs/orchestrator.ts";
 import type { SuiteCatalog } from "./suites.ts";
 import { authPlugin } from "./plugins/auth.ts";
@@ -91,6 +91,20 @@ async function app(fastify: FastifyInstance, deps: AppDeps) {
             ? ErrorCode.VALIDATION
             : (err.code ?? "BAD_REQUEST");
       return reply.status(status).send({ error: { code, message: err.message } });
+    }
+    if (isDatabaseUnavailable(err)) {
+      // Not a bug of ours: Postgres restarted, failed over or cut the connection. The request's transaction went
+      // with the connection, so it is safe to send again; runners retry 5xx with backoff.
+      request.log.warn({ err, req: { method: request.method, url: request.url } }, "database unavailable");
+      return reply
+        .status(503)
+        .header("retry-after", "1")
+        .send({
+          error: {
+            code: ErrorCode.DATABASE_UNAVAILABLE,
+            message: "the database is unavailable (connection lost or refused); retry shortly",
+          },
+        });
     }
     request.log.error({ err, req: { method: request.method, url: request.url } }, "unhandled error");
     return reply.status(500).send({ error: { code: "INTERNAL", message: "internal server error; the server log has the details" } });

@@ -3,6 +3,7 @@
  * to a few times real time (so a test is still running when we act on it), Postgres and Redis.
  */
 import type { ResultItem, Run } from "@tock-hil/protocol";
+import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { call, startStack, waitForRun } from "./helpers/processes.ts";
 import type { ManagedProcess, Stack } from "./helpers/processes.ts";
@@ -113,5 +114,50 @@ describe("runner loss", () => {
     const lost = boards.filter((b) => b.runner === "e2e-lab" && lostBoards.has(b.name));
     expect(lost.length).toBe(lostBoards.size);
     expect(lost.every((b) => b.health === "unknown")).toBe(true);
+  });
+});
+
+describe("database connections cut", () => {
+  it("keeps the API up when Postgres ends every connection mid-run, and the run finishes with one result per test", async () => {
+    stack = await startStack({ emulationSpeed: 20 });
+    const s = stack;
+    const run = (await call<Run>(s.api.url, "POST", "/api/v1/runs", { suites: ["ieee802154"], seed: 5 })).body;
+    await expect.poll(async () => (await results(s, run.id)).length, { timeout: 30_000, interval: 100 }).toBeGreaterThan(0);
+    // What a Postgres restart, a failover or an operator's pg_terminate_backend does to the API: every
+    // connection of its database ends at once, idle ones in its pools and ones in the middle of a statement.
+    const database = new URL(s.api.env.DATABASE_URL!).pathname.slice(1);
+    const cut = async () => {
+      const admin = new pg.Client({ connectionString: s.api.env.DATABASE_URL });
+      await admin.connect();
+      try {
+        const { rows } = await admin.query(
+          `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+          [database],
+        );
+        return rows[0].n as number;
+      } finally {
+        await admin.end();
+      }
+    };
+    expect(await cut()).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 300));
+    await cut();
+
+    const final = await waitForRun<Run>(s.api.url, run.id, 90_000);
+    expect(s.api.child.exitCode).toBeNull();
+    const bad = s.api
+      .output()
+      .split("\n")
+      .filter((l) => /uncaught|unhandled|"level":[56]0/i.test(l));
+    expect(bad).toEqual([]);
+    // The cut reached the hot path's pool, and it was heard rather than left to end the process.
+    expect(s.api.output()).toContain("a pooled Postgres connection was lost");
+    expect(final.status).toBe("passed");
+    const attempts = final.jobs[0]!.attempts;
+    expect(attempts.map((a) => a.status)).toEqual(["completed"]);
+    const planned = (await s.prisma.job.findUniqueOrThrow({ where: { id: final.jobs[0]!.id } })).tests;
+    const stored = await s.prisma.testResult.findMany({ where: { jobId: final.jobs[0]!.id } });
+    expect(stored.map((r) => `${r.test}#${r.try}`).sort()).toEqual([...planned].sort().map((t) => `${t}#1`));
+    expect(stored.every((r) => r.status === "pass")).toBe(true);
   });
 });
