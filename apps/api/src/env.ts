@@ -115,6 +115,9 @@ export const Env = z.object({
   HIL_GITHUB_CANCEL_SUPERSEDED: BoolEnv.default(true),
   // How often finished runs are reported to GitHub and outgoing webhooks (ms).
   HIL_REPORT_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),
+  // How often runs still waiting for jobs whose expansion was lost (Redis) or failed for good (a long database
+  // outage) are expanded again (ms).
+  HIL_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1000).default(15_000),
 });
 export type Env = z.infer<typeof Env>;
 

@@ -52,6 +52,7 @@ const orchestrator = await createOrchestrator({
   heartbeatIntervalMs: env.HIL_HEARTBEAT_INTERVAL_MS,
   runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS,
   attemptGraceMs: env.HIL_ATTEMPT_GRACE_MS,
+  reconcileIntervalMs: env.HIL_RECONCILE_INTERVAL_MS,
 });
 await orchestrator.reconcile();
 

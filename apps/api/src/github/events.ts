@@ -130,7 +130,7 @@ export async function startTrigger(ctx: GithubContext, t: TriggerRow, out: Outco
   out.runIds.push(run.id);
   out.messages.push(`${project.name}: run ${run.id} queued (${t.suites.join(", ")})`);
   await ctx.orchestrator.enqueue("hil.run.expand", { runId: run.id }, { jobId: `expand-${run.id}` }).catch((err: unknown) => {
-    ctx.logger.warn({ err, runId: run.id }, "could not enqueue run expansion; it will be retried on reconcile");
+    ctx.logger.warn({ err, runId: run.id }, "could not enqueue run expansion; reconciliation will expand it");
   });
   await announce(ctx, { ...t, runId: run.id }, "queued", `Run ${run.id} of ${t.suites.join(", ")} is queued.`);
 }

@@ -8,10 +8,21 @@ import type { JobsOptions } from "bullmq";
 export const ORCHESTRATOR_QUEUE = "orchestrator";
 
 export const jobCatalog = {
-  /** Creates a run's jobs from its plan; idempotent, keyed by run id. */
+  /**
+   * Creates a run's jobs from its plan; idempotent, keyed by run id. Its retries ride out about a minute of
+   * Postgres being away (0.5 s doubling, eight tries); `hil.runs.reconcile` picks up whatever outlives that.
+   */
   "hil.run.expand": {
     payload: z.object({ runId: z.string().uuid() }),
-    options: { attempts: 5, backoff: { type: "exponential", delay: 200 } } satisfies JobsOptions,
+    options: { attempts: 8, backoff: { type: "exponential", delay: 500 } } satisfies JobsOptions,
+  },
+  /**
+   * Periodic (HIL_RECONCILE_INTERVAL_MS, 15 s): runs still queued without jobs whose expansion is not pending (Redis lost it, or it
+   * failed for good through a long database outage) are expanded again, so no run stays queued forever.
+   */
+  "hil.runs.reconcile": {
+    payload: z.object({}),
+    options: { attempts: 1 } satisfies JobsOptions,
   },
   /**
    * Periodic (every second): ends attempts that outlived their job's timeout plus HIL_ATTEMPT_GRACE_MS as

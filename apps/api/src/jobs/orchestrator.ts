@@ -8,6 +8,7 @@ import type { Job } from "bullmq";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { PrismaClient } from "../db.ts";
+import { isDatabaseUnavailable } from "../errors.ts";
 import { expandRun, runsAwaitingExpansion } from "../services/runs.ts";
 import { expireQueuedJobs } from "../services/cancel.ts";
 import { reapLostRunners, timeOutAttempts } from "../services/runner-protocol.ts";
@@ -28,12 +29,17 @@ export type OrchestratorOptions = {
   runnerTimeoutMs: number;
   /** Slack beyond a job's timeout before the sweep ends its attempt (HIL_ATTEMPT_GRACE_MS). */
   attemptGraceMs?: number;
+  /** How often lost or failed run expansions are redone (HIL_RECONCILE_INTERVAL_MS). */
+  reconcileIntervalMs?: number;
 };
 
 export type Orchestrator = {
   enqueue<N extends JobName>(name: N, payload: JobPayload<N>, options?: { delay?: number; jobId?: string }): Promise<void>;
-  /** Re-enqueues work Redis may have lost (e.g. after a Redis restart): runs still waiting for expansion. */
-  reconcile(): Promise<void>;
+  /**
+   * Expands again the runs still waiting for expansion whose expand job is gone (Redis restarted) or failed for
+   * good (a long database outage); returns their ids. Runs at boot and every HIL_RECONCILE_INTERVAL_MS.
+   */
+  reconcile(): Promise<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
   /** The BullMQ queue itself, read-only uses: queue-depth metrics and the /admin/queues board (issue 6). */
@@ -93,6 +99,10 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       for (const jobId of await expireQueuedJobs(prisma, options.runnerTimeoutMs))
         logger.warn({ jobId, queueTimeoutMs: options.queueTimeoutMs }, "job expired in the queue");
     },
+    "hil.runs.reconcile": async () => {
+      const runs = await orchestrator.reconcile();
+      if (runs.length > 0) logger.warn({ runs }, "expanding again runs whose expansion was lost or failed");
+    },
     "hil.runners.reap": async () => {
       const ended = await reapLostRunners(prisma, options.runnerTimeoutMs, options.boardBadAfter);
       if (ended.length > 0) {
@@ -116,7 +126,15 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     { connection: consumer, prefix: options.prefix, concurrency: 8 },
   );
   worker.on("error", (err) => logger.error({ err }, "orchestrator worker error"));
-  worker.on("failed", (job, err) => logger.error({ err, job: job?.name, jobId: job?.id }, "orchestrator job failed"));
+  worker.on("failed", (job, err) => {
+    const fields = { err, job: job?.name, jobId: job?.id, attempt: job?.attemptsMade };
+    // A try that will be retried, or a database outage (periodic jobs simply run again), is worth a warning;
+    // only a job that gave up for another reason is an error someone should read.
+    const retried = job !== undefined && job.attemptsMade < (job.opts.attempts ?? 1);
+    if (isDatabaseUnavailable(err)) logger.warn(fields, "orchestrator job failed: the database is unavailable");
+    else if (retried) logger.warn(fields, "orchestrator job failed; it will be retried");
+    else logger.error(fields, "orchestrator job failed");
+  });
 
   await queue.upsertJobScheduler(
     "hil.runners.reap",
@@ -128,6 +146,12 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     "hil.attempts.sweep",
     { every: 1000 },
     { name: "hil.attempts.sweep", data: {}, opts: jobCatalog["hil.attempts.sweep"].options },
+  );
+
+  await queue.upsertJobScheduler(
+    "hil.runs.reconcile",
+    { every: options.reconcileIntervalMs ?? 15_000 },
+    { name: "hil.runs.reconcile", data: {}, opts: jobCatalog["hil.runs.reconcile"].options },
   );
 
   const orchestrator: Orchestrator = {
@@ -155,9 +179,20 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       });
     },
     async reconcile() {
+      const again: string[] = [];
       for (const runId of await runsAwaitingExpansion(prisma)) {
-        await orchestrator.enqueue("hil.run.expand", { runId }, { jobId: `expand-${runId}` });
+        const jobId = `expand-${runId}`;
+        const existing = await queue.getJob(jobId);
+        const state = existing ? await existing.getState() : "unknown";
+        // Waiting, delayed or active: its own retries are still going. A completed one with no jobs to show lost
+        // a race with nothing (expansion is idempotent), so it is tried again like a failed one.
+        if (state === "waiting" || state === "delayed" || state === "active" || state === "prioritized" || state === "waiting-children")
+          continue;
+        if (existing) await existing.remove();
+        await orchestrator.enqueue("hil.run.expand", { runId }, { jobId });
+        again.push(runId);
       }
+      return again;
     },
     async ping() {
       await producer.ping();

@@ -34,9 +34,9 @@ export const runRoutes: FastifyPluginAsyncZod = async (fastify) => {
         parameters,
       });
       request.log.info({ runId: run.id, suites: parameters.suites }, "run queued");
-      // The run is durable now; if Redis is down, boot-time reconciliation expands it later.
+      // The run is durable now; if Redis is down, the periodic reconciliation (hil.runs.reconcile) expands it later.
       await orchestrator.enqueue("hil.run.expand", { runId: run.id }, { jobId: `expand-${run.id}` }).catch((err: unknown) => {
-        request.log.warn({ err, runId: run.id }, "could not enqueue run expansion; it will be retried on reconcile");
+        request.log.warn({ err, runId: run.id }, "could not enqueue run expansion; reconciliation will expand it");
       });
       return reply.status(201).send(await getRun(prisma, run.id, { runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS }));
     },

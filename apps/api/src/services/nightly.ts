@@ -99,7 +99,7 @@ export async function fireNightly(ctx: GithubContext, projectName: string, force
       return row;
     });
     await ctx.orchestrator.enqueue("hil.run.expand", { runId: run.id }, { jobId: `expand-${run.id}` }).catch((err: unknown) => {
-      ctx.logger.warn({ err, runId: run.id }, "could not enqueue run expansion; it will be retried on reconcile");
+      ctx.logger.warn({ err, runId: run.id }, "could not enqueue run expansion; reconciliation will expand it");
     });
     return { status: "queued", runId: run.id, sha: head };
   } catch (err) {

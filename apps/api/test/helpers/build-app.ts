@@ -10,6 +10,7 @@ import type { PrismaClient } from "../../src/db.ts";
 import { parseEnv } from "../../src/env.ts";
 import type { Env } from "../../src/env.ts";
 import { createOrchestrator } from "../../src/jobs/orchestrator.ts";
+import type { Orchestrator } from "../../src/jobs/orchestrator.ts";
 import type { SuiteCatalog } from "../../src/suites.ts";
 import { ensureAdminToken } from "../../src/services/tokens.ts";
 import { WorkSignal } from "../../src/work-signal.ts";
@@ -45,6 +46,7 @@ export type TestApp = {
   fastify: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
   prisma: PrismaClient;
   env: Env;
+  orchestrator: Orchestrator;
   /** Base URL when built with `listen` (for clients that need a real socket, e.g. FakeRunner). */
   url: string;
   close: () => Promise<void>;
@@ -80,6 +82,7 @@ export async function buildTestApp(overrides: Record<string, string> = {}, optio
     heartbeatIntervalMs: env.HIL_HEARTBEAT_INTERVAL_MS,
     runnerTimeoutMs: env.HIL_RUNNER_TIMEOUT_MS,
     attemptGraceMs: env.HIL_ATTEMPT_GRACE_MS,
+    reconcileIntervalMs: env.HIL_RECONCILE_INTERVAL_MS,
   });
   const fastify = Fastify({ loggerInstance: logger });
   await fastify.register(app, { env, prisma, orchestrator, workSignal, suites: options.suites ?? TEST_SUITES });
@@ -90,6 +93,7 @@ export async function buildTestApp(overrides: Record<string, string> = {}, optio
     fastify,
     prisma,
     env,
+    orchestrator,
     url,
     close: async () => {
       await fastify.close();
