@@ -4,12 +4,10 @@
  * bytes so images are byte-stable across builds (same name and options => same sha256).
  */
 import { BOARD_ARCH, writeTar } from "./tab.ts";
-import { createHash } from "node:crypto";
 import type { FirmwareKind } from "@tock-hil/board";
 import type { KernelFlavour } from "./kernel-image.ts";
 import { encodeKernelImage } from "./kernel-image.ts";
-import { createRng, hashString } from "./prng.ts";
-import { TBF_FLAG_ENABLED, encodeTbfHeader } from "./tbf.ts";
+import { fillerBytes, packTbfApp, sha256Hex } from "./image-parts.ts";
 import { NETWORK_DEFAULT_FIRMWARE, NETWORK_KERNELS, buildNetworkFirmware } from "./boards/firmware.ts";
 
 /** Kernel builds the emulator knows: Tock board directories and what they wire up. */
@@ -79,22 +77,7 @@ export type BuiltFirmware = {
   bytes: Uint8Array;
 };
 
-function fillerBytes(name: string, length: number): Uint8Array {
-  const rng = createRng(hashString(name), 0x600d);
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = rng.nextU32() & 0xff;
-  return out;
-}
-
-function nextPowerOfTwo(n: number): number {
-  let p = 1024;
-  while (p < n) p *= 2;
-  return p;
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
+export { sha256Hex };
 
 export function isKernelName(name: string): boolean {
   return Object.hasOwn(KERNELS, name) || Object.hasOwn(NETWORK_KERNELS, name);
@@ -135,27 +118,15 @@ export function buildFirmware(name: string, options: BuildOptions = {}): BuiltFi
     return { name, kind: "kernel", file: `${name}.bin`, boardType: kernel.board, sha256: sha256Hex(bytes), bytes };
   }
   if (name.length === 0 || new TextEncoder().encode(name).length > 255) throw new RangeError(`bad app name ${JSON.stringify(name)}`);
-  // Body size varies by name (2..6 KiB) so different apps land at different offsets, like real builds.
-  const bodyLength = 2048 + (hashString(name) % 4096);
-  const tlvs = (binaryEndOffset: number) => [
-    { type: "program" as const, initFnOffset: 0x41, protectedTrailerSize: 0, minimumRamSize: 8192, binaryEndOffset, appVersion: 0 },
-    { type: "packageName" as const, name },
-    { type: "kernelVersion" as const, major: 2, minor: 2 },
-  ];
-  // The header size does not depend on the Program values, so measure it once with a placeholder.
-  const headerSize = encodeTbfHeader({ totalSize: 0, flags: 0, tlvs: tlvs(0) }).length;
-  const totalSize = nextPowerOfTwo(headerSize + bodyLength);
-  const header = encodeTbfHeader({
-    totalSize,
-    flags: options.enabled === false ? 0 : TBF_FLAG_ENABLED,
-    tlvs: tlvs(headerSize + bodyLength),
-  });
-  const bytes = new Uint8Array(totalSize);
-  bytes.set(header);
-  bytes.set(fillerBytes(`app:${name}`, bodyLength), headerSize);
-  // Padding after the binary is erased flash.
-  bytes.fill(0xff, headerSize + bodyLength);
-  if (options.corruptHeader) bytes[20] = (bytes[20] ?? 0) ^ 0x40;
+  const bytes = packTbfApp(
+    name,
+    (binaryEndOffset) => [
+      { type: "program", initFnOffset: 0x41, protectedTrailerSize: 0, minimumRamSize: 8192, binaryEndOffset, appVersion: 0 },
+      { type: "packageName", name },
+      { type: "kernelVersion", major: 2, minor: 2 },
+    ],
+    options,
+  );
   return { name, kind: "tbf", file: `${name}.tbf`, boardType: "nrf52840dk", sha256: sha256Hex(bytes), bytes };
 }
 

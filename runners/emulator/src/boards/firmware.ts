@@ -5,11 +5,10 @@
  * multi-kernel board carry a FixedAddresses TLV (type 5) placing their RAM in that core's memory, which is how a
  * kernel instance tells its apps from the other's.
  */
-import { createHash } from "node:crypto";
 import type { KernelImageInfo } from "../kernel-image.ts";
 import { encodeKernelImage } from "../kernel-image.ts";
 import { createRng, hashString } from "../prng.ts";
-import { TBF_FLAG_ENABLED, encodeTbfHeader } from "../tbf.ts";
+import { fillerBytes, packTbfApp, sha256Hex } from "../image-parts.ts";
 import type { TbfHeader, TbfTlv } from "../tbf.ts";
 
 export const NUCLEO_F429ZI = "nucleo_f429zi";
@@ -88,8 +87,6 @@ export const CYW43_NVRAM =
     "",
   ].join("\0") + "\0";
 
-const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
-
 type KernelSpec = { board: string; sections: SectionName[] };
 
 export const NETWORK_KERNELS: Readonly<Record<string, KernelSpec>> = {
@@ -126,13 +123,6 @@ export const NETWORK_APPS: Readonly<Record<string, AppSpec>> = {
 /** Names `build-firmware` builds by default for these boards (everything the ethernet, wifi and ipc suites use). */
 export const NETWORK_DEFAULT_FIRMWARE = [...Object.keys(NETWORK_KERNELS), ...Object.keys(NETWORK_APPS)];
 
-function filler(name: string, length: number): Uint8Array {
-  const rng = createRng(hashString(name), 0x600d);
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = rng.nextU32() & 0xff;
-  return out;
-}
-
 const SECTION_MAGIC = "EMUSECT1";
 const SECTION_ENTRY = 24; // name[16], offset u32, length u32
 
@@ -146,7 +136,7 @@ function sectionBytes(name: SectionName): Uint8Array {
 function kernelBody(name: string, sections: SectionName[]): Uint8Array {
   const datas = sections.map(sectionBytes);
   const tableSize = 12 + SECTION_ENTRY * sections.length;
-  const code = filler(`kernel:${name}`, 16 * 1024);
+  const code = fillerBytes(`kernel:${name}`, 16 * 1024);
   const out = new Uint8Array(tableSize + datas.reduce((n, d) => n + d.length, 0) + code.length);
   const dv = new DataView(out.buffer);
   out.set(new TextEncoder().encode(SECTION_MAGIC), 0);
@@ -203,12 +193,6 @@ export type NetworkBuildOptions = { enabled?: boolean; corruptHeader?: boolean; 
 
 export type NetworkBuilt = { name: string; kind: "kernel" | "tbf"; file: string; boardType: string; sha256: string; bytes: Uint8Array };
 
-function nextPowerOfTwo(n: number): number {
-  let p = 1024;
-  while (p < n) p *= 2;
-  return p;
-}
-
 /** Builds one of this module's images, or returns undefined when `name` is not one of them. */
 export function buildNetworkFirmware(name: string, options: NetworkBuildOptions = {}): NetworkBuilt | undefined {
   const kernel = NETWORK_KERNELS[name];
@@ -222,11 +206,10 @@ export function buildNetworkFirmware(name: string, options: NetworkBuildOptions 
     };
     const bytes = encodeKernelImage(info, kernelBody(name, kernel.sections));
     if (options.corruptHeader) bytes[20] = (bytes[20] ?? 0) ^ 0x01;
-    return { name, kind: "kernel", file: `${name}.bin`, boardType: kernel.board, sha256: sha256(bytes), bytes };
+    return { name, kind: "kernel", file: `${name}.bin`, boardType: kernel.board, sha256: sha256Hex(bytes), bytes };
   }
   const app = NETWORK_APPS[name];
   if (!app) return undefined;
-  const bodyLength = 2048 + (hashString(name) % 4096);
   const tlvs = (binaryEndOffset: number): TbfTlv[] => {
     const list: TbfTlv[] = [
       { type: "program", initFnOffset: 0x41, protectedTrailerSize: 0, minimumRamSize: 8192, binaryEndOffset, appVersion: 0 },
@@ -243,17 +226,6 @@ export function buildNetworkFirmware(name: string, options: NetworkBuildOptions 
     }
     return list;
   };
-  const headerSize = encodeTbfHeader({ totalSize: 0, flags: 0, tlvs: tlvs(0) }).length;
-  const totalSize = nextPowerOfTwo(headerSize + bodyLength);
-  const header = encodeTbfHeader({
-    totalSize,
-    flags: options.enabled === false ? 0 : TBF_FLAG_ENABLED,
-    tlvs: tlvs(headerSize + bodyLength),
-  });
-  const bytes = new Uint8Array(totalSize);
-  bytes.set(header);
-  bytes.set(filler(`app:${name}`, bodyLength), headerSize);
-  bytes.fill(0xff, headerSize + bodyLength);
-  if (options.corruptHeader) bytes[20] = (bytes[20] ?? 0) ^ 0x40;
-  return { name, kind: "tbf", file: `${name}.tbf`, boardType: app.boardType, sha256: sha256(bytes), bytes };
+  const bytes = packTbfApp(name, tlvs, options);
+  return { name, kind: "tbf", file: `${name}.tbf`, boardType: app.boardType, sha256: sha256Hex(bytes), bytes };
 }
