@@ -184,8 +184,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         const jobId = `expand-${runId}`;
         const existing = await queue.getJob(jobId);
         const state = existing ? await existing.getState() : "unknown";
-        // Waiting, delayed or active: its own retries are still going. A completed one with no jobs to show lost
-        // a race with nothing (expansion is idempotent), so it is tried again like a failed one.
+        // Waiting, delayed or active: its own tries are still going. A failed or completed one is replaced (BullMQ
+        // ignores a job id it still holds): expansion is idempotent, so at worst it finds the jobs already made.
         if (state === "waiting" || state === "delayed" || state === "active" || state === "prioritized" || state === "waiting-children")
           continue;
         if (existing) await existing.remove();
