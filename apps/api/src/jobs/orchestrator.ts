@@ -4,7 +4,7 @@
  * redelivered or duplicated job does no harm.
  */
 import { Queue, Worker } from "bullmq";
-import type { Job } from "bullmq";
+import type { Job, JobsOptions } from "bullmq";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { PrismaClient } from "../db.ts";
@@ -67,8 +67,10 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const { prisma, logger, workSignal } = options;
   // Producer connection fails fast instead of queueing commands while Redis is down (BullMQ production guide);
   // the worker's connection must retry forever (maxRetriesPerRequest: null).
-  const producer = new Redis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-  const consumer = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  // Named, so an operator (or a test) can tell this process's connections apart in CLIENT LIST.
+  const name = (role: string) => `hil-api:${options.prefix}:${role}`.replace(/\s/g, "_");
+  const producer = new Redis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: name("producer") });
+  const consumer = new Redis(options.redisUrl, { maxRetriesPerRequest: null, connectionName: name("worker") });
   producer.on("error", (err) => logger.warn({ err }, "redis (producer) error"));
   consumer.on("error", (err) => logger.warn({ err }, "redis (worker) error"));
   await new Promise<void>((resolve, reject) => {
@@ -136,34 +138,54 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     else logger.error(fields, "orchestrator job failed");
   });
 
-  await queue.upsertJobScheduler(
+  // Every job scheduler this process keeps, so they can be put back when Redis comes back without them (a
+  // restart without persistence, a flush): the sweep, the reaper and the nightlies live only in Redis.
+  type Repeat = Parameters<Queue["upsertJobScheduler"]>[1];
+  type Template = { name: JobName; data: unknown; opts: JobsOptions };
+  const schedulers = new Map<string, { repeat: Repeat; template: Template }>();
+  const keepScheduler = async (id: string, repeat: Repeat, template: Template) => {
+    schedulers.set(id, { repeat, template });
+    await queue.upsertJobScheduler(id, repeat, template);
+  };
+  const scheduled = <N extends JobName>(jobName: N): Template => ({ name: jobName, data: {}, opts: jobCatalog[jobName].options });
+
+  await keepScheduler(
     "hil.runners.reap",
     { every: Math.max(500, Math.min(options.heartbeatIntervalMs, options.runnerTimeoutMs / 2)) },
-    { name: "hil.runners.reap", data: {}, opts: jobCatalog["hil.runners.reap"].options },
+    scheduled("hil.runners.reap"),
   );
+  await keepScheduler("hil.attempts.sweep", { every: 1000 }, scheduled("hil.attempts.sweep"));
+  await keepScheduler("hil.runs.reconcile", { every: options.reconcileIntervalMs ?? 15_000 }, scheduled("hil.runs.reconcile"));
 
-  await queue.upsertJobScheduler(
-    "hil.attempts.sweep",
-    { every: 1000 },
-    { name: "hil.attempts.sweep", data: {}, opts: jobCatalog["hil.attempts.sweep"].options },
-  );
-
-  await queue.upsertJobScheduler(
-    "hil.runs.reconcile",
-    { every: options.reconcileIntervalMs ?? 15_000 },
-    { name: "hil.runs.reconcile", data: {}, opts: jobCatalog["hil.runs.reconcile"].options },
-  );
+  // ioredis reconnects by itself and says "ready" each time; after the first, Redis may have come back empty.
+  // Upserting is idempotent, so a reconnect to a Redis that kept everything costs a few commands and no job.
+  let closing = false;
+  const restore = async (tries = 0): Promise<void> => {
+    if (closing) return;
+    try {
+      for (const [id, s] of schedulers) await queue.upsertJobScheduler(id, s.repeat, s.template);
+      const runs = await orchestrator.reconcile();
+      logger.info({ schedulers: [...schedulers.keys()], runs }, "redis reconnected: job schedulers restored, lost run expansions enqueued");
+    } catch (err) {
+      if (tries >= 30 || closing) return logger.error({ err }, "could not restore the job schedulers after redis reconnected");
+      logger.warn({ err, tries }, "could not restore the job schedulers yet; retrying");
+      await new Promise((r) => setTimeout(r, 1000).unref());
+      return restore(tries + 1);
+    }
+  };
+  producer.on("ready", () => void restore());
 
   const orchestrator: Orchestrator = {
     queue,
     use(extra) {
       Object.assign(handlers, extra);
     },
-    async upsertScheduler(id, repeat, name, payload) {
-      const entry = jobCatalog[name];
-      await queue.upsertJobScheduler(id, repeat, { name, data: entry.payload.parse(payload), opts: entry.options });
+    async upsertScheduler(id, repeat, jobName, payload) {
+      const entry = jobCatalog[jobName];
+      await keepScheduler(id, repeat, { name: jobName, data: entry.payload.parse(payload), opts: entry.options });
     },
     async removeScheduler(id) {
+      schedulers.delete(id);
       await queue.removeJobScheduler(id);
     },
     async schedulerIds() {
@@ -198,6 +220,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       await producer.ping();
     },
     async close() {
+      closing = true;
       await worker.close();
       await queue.close();
       producer.disconnect();
