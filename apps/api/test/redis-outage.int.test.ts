@@ -34,18 +34,23 @@ async function restartRedisEmpty(): Promise<number> {
 }
 
 describe("Redis restarted empty", () => {
-  it("puts every job scheduler back and expands a run whose expansion was lost, without an API restart", async () => {
+  it("puts every job scheduler back, expands a run whose expansion was lost and catches up, without an API restart", async () => {
     const before = (await t.orchestrator.schedulerIds()).sort();
     expect(before).toEqual(expect.arrayContaining(["hil.attempts.sweep", "hil.runners.reap", "hil.runs.reconcile", "hil.runs.report"]));
     // Written like POST /runs writes a run, its expansion then lost with Redis.
     const parameters = await planRun(t.prisma, t.fastify.deps.suites, { suites: ["ieee802154"] });
     const run = await insertRun(t.prisma, { trigger: "manual", priority: 100, parameters });
 
+    let caughtUp = 0;
+    t.orchestrator.onReconnected(async () => caughtUp++);
+
     expect(await restartRedisEmpty()).toBeGreaterThanOrEqual(2);
     await expect
       .poll(async () => (await t.orchestrator.schedulerIds().catch(() => [])).sort(), { timeout: 15_000, interval: 100 })
       .toEqual(before);
     await expect.poll(() => t.prisma.job.count({ where: { runId: run.id } }), { timeout: 15_000, interval: 100 }).toBe(1);
+    // Then the catch-up work (the GitHub plugin's missed nightlies) runs once.
+    await expect.poll(() => caughtUp, { timeout: 5_000 }).toBe(1);
 
     // The restored sweep runs: a queued job past its queue deadline is ended by it, as before the restart.
     await t.prisma.job.updateMany({ where: { runId: run.id }, data: { queueDeadline: new Date(Date.now() - 1000) } });

@@ -52,6 +52,8 @@ export const githubPlugin = fp(
     });
     await syncNightlySchedules(ctx);
     await catchUpNightlies(ctx);
+    // A Redis that came back empty lost the nightly firings due while it was away; the catch-up fires those once.
+    orchestrator.onReconnected(() => catchUpNightlies(ctx));
     await orchestrator.upsertScheduler("hil.runs.report", { every: env.HIL_REPORT_INTERVAL_MS }, "hil.runs.report", {});
   },
   { name: "github" },

@@ -59,6 +59,11 @@ export type Orchestrator = {
   removeScheduler(id: string): Promise<void>;
   /** Ids of the job schedulers that exist (nightly schedules are named `nightly:<project>`). */
   schedulerIds(): Promise<string[]>;
+  /**
+   * Calls `listener` after the Redis connection came back and the schedulers were restored: for work that must
+   * catch up on what Redis may have lost meanwhile (the nightlies that were due while it was away).
+   */
+  onReconnected(listener: () => Promise<unknown>): void;
 };
 
 type Handlers = { [N in JobName]: (payload: JobPayload<N>) => Promise<void> };
@@ -160,12 +165,15 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   // ioredis reconnects by itself and says "ready" each time; after the first, Redis may have come back empty.
   // Upserting is idempotent, so a reconnect to a Redis that kept everything costs a few commands and no job.
   let closing = false;
+  const reconnectListeners: (() => Promise<unknown>)[] = [];
   const restore = async (tries = 0): Promise<void> => {
     if (closing) return;
     try {
       for (const [id, s] of schedulers) await queue.upsertJobScheduler(id, s.repeat, s.template);
       const runs = await orchestrator.reconcile();
       logger.info({ schedulers: [...schedulers.keys()], runs }, "redis reconnected: job schedulers restored, lost run expansions enqueued");
+      for (const listener of reconnectListeners)
+        await listener().catch((err: unknown) => logger.warn({ err }, "catching up after redis reconnected failed"));
     } catch (err) {
       if (tries >= 30 || closing) return logger.error({ err }, "could not restore the job schedulers after redis reconnected");
       logger.warn({ err, tries }, "could not restore the job schedulers yet; retrying");
@@ -187,6 +195,9 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     async removeScheduler(id) {
       schedulers.delete(id);
       await queue.removeJobScheduler(id);
+    },
+    onReconnected(listener) {
+      reconnectListeners.push(listener);
     },
     async schedulerIds() {
       const all = await queue.getJobSchedulers(0, -1);
