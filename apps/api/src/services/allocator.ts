@@ -17,6 +17,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import { onConnection, pipelined } from "../db.ts";
 import type { PrismaClient } from "../db.ts";
+import { isDatabaseUnavailable } from "../errors.ts";
 import type { WorkSignal } from "../work-signal.ts";
 import { planPass } from "./matching.ts";
 import { assertTransition } from "./states.ts";
@@ -129,6 +130,8 @@ export class Dispatcher {
   private running: Promise<void> | undefined;
   private again = false;
   private closed = false;
+  /** Passes failed in a row (reset by one that succeeds). */
+  private failures = 0;
   private readonly poll: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
   private cache: QueueHead | undefined;
@@ -194,9 +197,17 @@ export class Dispatcher {
       this.again = false;
       try {
         await this.pass();
+        if (this.failures > 0) this.options.logger.info({ failures: this.failures }, "scheduling passes work again");
+        this.failures = 0;
       } catch (err) {
-        this.options.logger.error({ err }, "scheduling pass failed; retrying");
-        await new Promise((r) => setTimeout(r, 100));
+        this.failures++;
+        // Through a database outage the passes back off (0.1 s doubling to 2 s) and say so at the 1st, 2nd, 4th,
+        // 8th... failure, as a warning: a log line every 100 ms for minutes would bury what caused it.
+        const outage = isDatabaseUnavailable(err);
+        if (!outage) this.options.logger.error({ err }, "scheduling pass failed; retrying");
+        else if ((this.failures & (this.failures - 1)) === 0)
+          this.options.logger.warn({ err, failures: this.failures }, "scheduling pass failed: the database is unavailable; retrying");
+        await new Promise((r) => setTimeout(r, outage ? Math.min(2000, 100 * 2 ** (this.failures - 1)) : 100));
         this.again = true;
       }
     }
