@@ -20,7 +20,7 @@ import { parseEnv } from "../apps/api/src/env.ts";
 import { createOrchestrator } from "../apps/api/src/jobs/orchestrator.ts";
 import { suiteCatalog } from "../apps/api/src/suites.ts";
 import { WorkSignal } from "../apps/api/src/work-signal.ts";
-import { adminQuery, databaseUrl, TEST_REDIS_URL, uniquePrefix } from "../apps/api/test/helpers/services.ts";
+import { adminQuery, databaseUrl, dropRedisPrefix, TEST_REDIS_URL, uniquePrefix } from "../apps/api/test/helpers/services.ts";
 
 export type MatrixBenchResult = {
   results: number;
@@ -169,6 +169,8 @@ export async function benchMatrix(options: { samples?: number; log?: (line: stri
       await fastify.close();
       await orchestrator.close();
       await prisma.$disconnect();
+      // The job schedulers keep their keys after the queue closes; a bench leaves nothing behind.
+      await dropRedisPrefix(env.HIL_QUEUE_PREFIX);
     }
   } finally {
     await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
