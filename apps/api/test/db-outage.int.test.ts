@@ -49,6 +49,10 @@ describe("Postgres unavailable", () => {
       expect(read.json()).toEqual({
         error: { code: "DATABASE_UNAVAILABLE", message: "the database is unavailable (connection lost or refused); retry shortly" },
       });
+      // A load balancer's readiness probe says which dependency is missing.
+      const ready = await t.fastify.inject({ method: "GET", url: "/readyz" });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json()).toMatchObject({ status: "not_ready", problems: [expect.stringMatching(/^postgres: /)] });
       const write = await t.fastify.inject({ method: "POST", url: "/api/v1/runs", headers, payload: { suites: ["ieee802154"] } });
       expect(write.statusCode).toBe(503);
       expect(write.json().error.code).toBe("DATABASE_UNAVAILABLE");
@@ -56,6 +60,7 @@ describe("Postgres unavailable", () => {
       await adminQuery(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
     }
     // Back without a restart: the pools open fresh connections, and the refused run was never half-created.
+    expect((await t.fastify.inject({ method: "GET", url: "/readyz" })).statusCode).toBe(200);
     const after = await t.fastify.inject({ method: "GET", url: "/api/v1/runs", headers });
     expect(after.statusCode).toBe(200);
     expect(after.json().runs).toEqual([]);
