@@ -217,10 +217,10 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         const jobId = `expand-${runId}`;
         const existing = await queue.getJob(jobId);
         const state = existing ? await existing.getState() : "unknown";
-        // Waiting, delayed or active: its own tries are still going. A failed or completed one is replaced (BullMQ
-        // ignores a job id it still holds): expansion is idempotent, so at worst it finds the jobs already made.
-        if (state === "waiting" || state === "delayed" || state === "active" || state === "prioritized" || state === "waiting-children")
-          continue;
+        // Any other state (waiting, delayed, active) means its own tries are still going. A failed or completed one
+        // is replaced (BullMQ ignores a job id it still holds): expansion is idempotent, so at worst it finds the
+        // jobs already made.
+        if (state !== "failed" && state !== "completed" && state !== "unknown") continue;
         if (existing) await existing.remove();
         await orchestrator.enqueue("hil.run.expand", { runId }, { jobId });
         again.push(runId);
