@@ -83,7 +83,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
       if (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_PRISMA.has(code) || UNAVAILABLE_SOCKET.has(code)) return true;
     }
     if (typeof o.kind === "string" && UNAVAILABLE_KINDS.has(o.kind)) return true;
-    if (typeof o.message === "string" && UNAVAILABLE_MESSAGE.test(o.message) && !("statusCode" in o)) return true;
+    if (typeof o.message === "string" && UNAVAILABLE_MESSAGE.test(o.message)) return true;
     queue.push(o.cause, (o.meta as { driverAdapterError?: unknown } | undefined)?.driverAdapterError);
   }
   return false;
